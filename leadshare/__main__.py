@@ -1,0 +1,3 @@
+from leadshare.cli import main
+
+main()

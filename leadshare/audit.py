@@ -1,0 +1,190 @@
+"""`verify`: prove the ledger is what its log says.
+
+1. SQLite's own integrity check.
+2. The hash chain, recomputed from the first event (names the first bad seq).
+3. Content-addressed side tables: every candidate set matches its hash.
+4. Replay: the events are folded into fresh projections in memory and compared with the stored
+   ones (lead owner, status, decision, SLA; each lead's stored row against the digest its creating
+   event certified; personal fields against their salted digest unless forgotten; rotation; imports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from leadshare import engine
+from leadshare.ledger import events as ev
+from leadshare.models import Candidate
+from leadshare.ledger.store import Ledger
+from leadshare.services import personal_digest, row_digest, short_hash
+
+# The projection columns a replay rebuilds, compared lead by lead.
+REPLAYED = (
+    "status", "agent", "rule", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "queued_reason",
+    "closed_at",
+)
+MAX_PROBLEMS = 50
+
+
+@dataclass
+class Report:
+    ok: bool = True
+    events: int = 0
+    problems: list[str] = field(default_factory=list)
+    head: str | None = None
+
+    def add(self, problem: str) -> None:
+        self.ok = False
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def as_json(self) -> dict:
+        return {"ok": self.ok, "events": self.events, "problems": self.problems, "head": self.head}
+
+
+def verify(ledger: Ledger, expect_head: str | None = None, decisions: bool = False) -> Report:
+    report = Report()
+    for problem in ledger.integrity_problems():
+        report.add(problem)
+    count, problems, head = ev.check_chain(ledger.iter_events())
+    report.events = count
+    report.head = head.hex()
+    for problem in problems:
+        report.add(problem)
+    recorded = ledger.meta("head")
+    if recorded and not problems:
+        seq, _, hash_hex = recorded.partition(":")
+        if int(seq) != count or hash_hex != head.hex():
+            report.add(f"chain head: the ledger recorded event {seq} as its head but the log ends at event {count}")
+    if expect_head:
+        if not head.hex().startswith(expect_head.lower()):
+            report.add(f"chain head is {head.hex()[:16]}…, not the expected {expect_head[:16]}… (the log was cut or rewritten)")
+    _check_candidate_sets(ledger, report)
+    _replay(ledger, report)
+    if decisions:
+        _rederive(ledger, report)
+    return report
+
+
+def _check_candidate_sets(ledger: Ledger, report: Report) -> None:
+    for hash_, data in ledger.all_candidate_sets():
+        if short_hash(orjson.loads(data)) != hash_:
+            report.add(f"candidate set {hash_.hex()}: content does not match its hash")
+
+
+def _replay(ledger: Ledger, report: Report) -> None:
+    leads: dict[int, dict] = {}
+    rows: dict[int, str] = {}
+    rotation_last: dict[str, str] = {}
+    imports: dict[int, dict] = {}
+    for seq, at, actor, type_, lead, agent, data_text, _ in ledger.iter_events():
+        data = orjson.loads(data_text)
+        if type_ in ("assigned", "queued"):
+            if data.get("new"):
+                if lead in leads:
+                    report.add(f"event {seq}: creates lead {lead}, which already exists")
+                leads[lead] = dict.fromkeys(REPLAYED)
+                leads[lead]["status"] = data.get("status")
+                rows[lead] = data.get("row")
+            state = leads.get(lead)
+            if state is None:
+                report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
+                continue
+            state.update(
+                agent=agent,
+                rule=data.get("rule"),
+                cands=data.get("cands"),
+                decided_seq=seq,
+                assigned_at=at if type_ == "assigned" else None,
+                sla_start=data.get("sla_start"),
+                sla_due=data.get("sla_due"),
+                queued_reason=data.get("reason") if type_ == "queued" else None,
+            )
+            if data.get("kept") and data.get("status") in ("won", "lost"):
+                state["closed_at"] = at
+            if type_ == "assigned" and data.get("strategy") in ("round_robin", "weighted", "least_loaded"):
+                rotation_last[data["rule"]] = agent
+        elif type_ == "imported":
+            imports[data["batch"]] = data
+
+    salt = ledger.salt
+    stored_ids = set()
+    for row in ledger.all_leads():
+        lead_id = row["id"]
+        stored_ids.add(lead_id)
+        state = leads.get(lead_id)
+        if state is None:
+            report.add(f"lead {lead_id}: in the leads table but no event created it")
+            continue
+        stored = dict(row)
+        stored["cands"] = row["cands"].hex() if row["cands"] else None
+        for column in REPLAYED:
+            if stored[column] != state[column]:
+                report.add(f"lead {lead_id}: {column} is {stored[column]!r} but the log says {state[column]!r}")
+                break
+        if row_digest(lead_id, row["external_id"], row["source"], row["region"], row["attrs"], row["batch"],
+                      row["created_at"], row["pd"]) != rows[lead_id]:
+            report.add(f"lead {lead_id}: stored fields differ from what event {_creator(ledger, lead_id)} recorded")
+        if row["forgotten_at"] is None and row["pd"] != personal_digest(
+            salt, row["name"], row["phone"], row["email"], row["phone_key"], row["email_key"]
+        ):
+            report.add(f"lead {lead_id}: name, phone or email changed outside leadshare")
+    for lead_id in sorted(set(leads) - stored_ids):
+        report.add(f"lead {lead_id}: created by the log but missing from the leads table")
+
+    for rule, state in ledger.rotation().items():
+        if rotation_last.get(rule) != state.last:
+            report.add(f"rotation of rule '{rule}': last is {state.last!r} but the log says {rotation_last.get(rule)!r}")
+    for row in ledger.imports(limit=-1):
+        logged = imports.get(row["batch"])
+        if logged is None or any(logged[k] != row[k] for k in ("rows", "imported", "duplicates", "rejected", "assigned", "queued")):
+            report.add(f"import batch {row['batch']}: its counts differ from the log")
+
+
+def _creator(ledger: Ledger, lead_id: int) -> int | None:
+    return ledger.scalar("SELECT min(seq) FROM events WHERE lead = ?", (lead_id,))
+
+
+def _rederive(ledger: Ledger, report: Report) -> None:
+    """Re-run the pure engine on every rule-decided assignment's own recorded inputs.
+
+    Each decision must pick the owner it recorded, and its recorded rotation state must be the one
+    the previous decision of the same rule left behind: so no lead was hand-picked and then
+    dressed up as a rule's choice.
+    """
+    last: dict[str, str] = {}
+    current: dict[str, dict[str, int]] = {}
+    sets: dict[str, list] = {}
+    for seq, _at, _actor, type_, lead, agent, data_text, _ in ledger.iter_events():
+        if type_ != "assigned":
+            continue
+        data = orjson.loads(data_text)
+        strategy = data.get("strategy")
+        if strategy not in engine.STRATEGIES:
+            continue
+        rule = data["rule"]
+        key = data["cands"]
+        if key not in sets:
+            found = ledger.candidate_sets([bytes.fromhex(key)])
+            sets[key] = found[bytes.fromhex(key)]["candidates"] if found else []
+        cands = [Candidate(a, bool(e), r, float(w)) for a, e, r, w in sets[key]]
+        state = data.get("state", {})
+        if strategy == "weighted":
+            eligible = {c.agent for c in cands if c.eligible}
+            carried = {a: v for a, v in current.get(rule, {}).items() if a in eligible}
+            if state.get("current") != carried:
+                report.add(f"event {seq}: lead {lead}: recorded rotation of '{rule}' is not where the previous decision left it")
+        else:
+            roster = [c.agent for c in cands]
+            if state.get("last") != last.get(rule) or (
+                state.get("last") in roster and state.get("start") != engine.start_after(state.get("last"), roster, ())
+            ):
+                report.add(f"event {seq}: lead {lead}: recorded rotation of '{rule}' is not where the previous decision left it")
+        picked = engine.pick(strategy, cands, state)
+        if picked != agent:
+            report.add(f"event {seq}: lead {lead} went to {agent}, but its recorded inputs pick {picked}")
+        last[rule] = agent
+        if strategy == "weighted":
+            current[rule] = engine.next_weighted(current.get(rule, {}), cands, agent)

@@ -1,0 +1,45 @@
+"""The command line: a thin Typer layer. Each command parses, calls one service or report, renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from leadshare import __version__
+from leadshare.cli._common import LeadshareGroup
+
+app = typer.Typer(
+    cls=LeadshareGroup,
+    name="leadshare",
+    help="Share sales leads fairly inside a team, by rules everyone can check.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # a traceback must never print a customer's phone number
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"leadshare {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    db: Annotated[Optional[Path], typer.Option("--db", help="Ledger file [env LEADSHARE_DB; default ./leadshare.db].")] = None,
+    rules: Annotated[Optional[Path], typer.Option("--rules", help="Rules file [env LEADSHARE_RULES; default ./rules.yaml].")] = None,
+    as_: Annotated[Optional[str], typer.Option("--as", help="Who is acting [env LEADSHARE_AGENT].")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks [env LEADSHARE_DEBUG=1].")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Options given before the command apply to it; the same options after the command win."""
+
+
+from leadshare.cli import imports, leads, ledger_cmds, reports_cmds, rules_cmds  # noqa: E402,F401  (registers commands)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,164 @@
+"""What every command shares: where the ledger and rules are, who acts, JSON-or-table output, and
+the one handler that turns a LeadshareError into one stderr line and the contract's exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from leadshare.errors import EXIT_REFUSED, LeadshareError, RulesError
+
+DbOption = Annotated[
+    Optional[Path], typer.Option("--db", help="Ledger file [env LEADSHARE_DB; default ./leadshare.db].", show_default=False)
+]
+RulesOption = Annotated[
+    Optional[Path],
+    typer.Option("--rules", help="Rules file [env LEADSHARE_RULES; default ./rules.yaml].", show_default=False),
+]
+AsOption = Annotated[
+    Optional[str], typer.Option("--as", help="Who is acting [env LEADSHARE_AGENT; default: system].", show_default=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout instead of a table.")]
+
+
+def _debug_wanted() -> bool:
+    return os.environ.get("LEADSHARE_DEBUG", "") not in ("", "0")
+
+
+class LeadshareGroup(TyperGroup):
+    """Accepts --debug anywhere on the line, and keeps every failure to one clear stderr line."""
+
+    def parse_args(self, ctx, args):
+        if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
+            args = [a for a in args if a != "--debug"]
+            os.environ["LEADSHARE_DEBUG"] = "1"
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except LeadshareError as exc:
+            if _debug_wanted():
+                raise
+            fail(exc)
+        except KeyboardInterrupt:
+            if _debug_wanted():
+                raise
+            print("leadshare: interrupted; the transaction was rolled back and nothing was changed", file=sys.stderr)
+            raise typer.Exit(130)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
+            if _debug_wanted() or exc.__class__.__module__.startswith("click"):
+                raise
+            # only the type: a message could carry a customer's phone number
+            print(
+                f"leadshare: unexpected {type(exc).__name__}; nothing was changed. Run again with --debug for details.",
+                file=sys.stderr,
+            )
+            raise typer.Exit(EXIT_REFUSED)
+
+
+def fail(exc: LeadshareError) -> None:
+    lines = exc.lines() if isinstance(exc, RulesError) else [str(exc)]
+    for line in lines:
+        print(f"leadshare: {line}" if not isinstance(exc, RulesError) else line, file=sys.stderr)
+    raise typer.Exit(exc.exit_code)
+
+
+@dataclass
+class Where:
+    """Resolved locations: command option, then the option before the command, then env, then default."""
+
+    db: Path
+    rules: Path
+    actor: str | None
+
+
+def where(ctx: typer.Context, db: Path | None = None, rules: Path | None = None, actor: str | None = None) -> Where:
+    root = ctx.find_root().params if ctx else {}
+    return Where(
+        db=Path(db or root.get("db") or os.environ.get("LEADSHARE_DB") or "leadshare.db"),
+        rules=Path(rules or root.get("rules") or os.environ.get("LEADSHARE_RULES") or "rules.yaml"),
+        actor=actor or root.get("as_") or os.environ.get("LEADSHARE_AGENT") or None,
+    )
+
+
+def open_ledger(w: Where):
+    from leadshare.ledger.store import Ledger
+
+    return Ledger.open(w.db)
+
+
+def load_team(w: Where):
+    from leadshare.config import load_team as load
+
+    if not w.rules.exists():
+        from leadshare.errors import LeadshareError
+
+        raise LeadshareError(
+            f"{w.rules}: rules file not found",
+            "pass --rules PATH, set LEADSHARE_RULES, or copy rules.example.yaml to rules.yaml",
+        )
+    return load(w.rules)
+
+
+def session(w: Where, need_agent: bool = False):
+    """Ledger + rules + actor + now, for a use case."""
+    from leadshare import clock
+    from leadshare.services import Session, find_agent
+
+    team = load_team(w)
+    ledger = open_ledger(w)
+    actor = w.actor or "system"
+    if w.actor:
+        find_agent(team, w.actor)
+    elif need_agent:
+        raise LeadshareError("this command needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
+    return Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
+
+
+def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
+    """JSON on stdout and nothing else, or the people's view."""
+    if as_json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        render()
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None):
+    from rich.table import Table
+
+    t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    for c in columns:
+        justify = "right" if c.lower() in {"#", "id", "assigned", "expected", "share", "open", "capacity", "seq", "weight", "rows", "count", "diff"} else "left"
+        t.add_column(c, justify=justify)
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r])
+    return t
+
+
+def local_time(iso: str | None, tz: str | None) -> str:
+    """A stored UTC timestamp as the team's wall clock, for tables."""
+    if not iso:
+        return ""
+    from leadshare import clock
+
+    dt = clock.from_iso(iso)
+    if tz:
+        dt = dt.astimezone(clock.zone(tz))
+    return dt.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,130 @@
+"""Getting leads in: `import` (files and stdin) and `assign` (the queue)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from leadshare.cli import app
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, session, table, where
+from leadshare.errors import EXIT_ATTENTION, EXIT_OK, InputError
+
+
+def _read_input(file: str) -> tuple[bytes, str]:
+    if file == "-":
+        return sys.stdin.buffer.read(), "-"
+    path = Path(file)
+    if not path.exists():
+        raise InputError(f"{file}: no such file", "check the path of the CSV")
+    if path.is_dir():
+        raise InputError(f"{file}: is a folder, not a CSV file", "name the CSV file inside it")
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read ({exc.strerror})", "check the file's permissions") from exc
+
+
+def _progress():
+    """A rich progress bar on stderr, only when a person is watching (never under cron)."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True), transient=True)
+    task = bar.add_task("import", total=None)
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="The CSV file, or - for standard input.")],
+    source: Annotated[Optional[str], typer.Option("--source", help="Source for rows that name none (e.g. facebook).")] = None,
+    map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN: read FIELD from COLUMN (repeatable).")] = None,
+    keep_owner: Annotated[bool, typer.Option("--keep-owner", help="Keep the file's owner and status columns (moving in from another CRM).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Read a file again that was already imported (rows still deduplicate).")] = False,
+    rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go [default FILE.rejected.csv; stderr for -].")] = None,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Import leads from a CSV: clean, deduplicate, assign by the rules, in one transaction."""
+    from leadshare import importer, services
+
+    s = session(where(ctx, db, rules, as_))
+    mapping = importer.parse_map_options(map_ or [])
+    data, name = _read_input(file)
+    parsed = importer.read_leads(data, name=name, region=s.team.phone_region, mapping=mapping, default_source=source)
+
+    def write_rejects() -> str | None:
+        if rejects is None and file == "-":
+            sys.stderr.write(importer.rejects_csv_text(parsed))
+            return None
+        target = rejects or Path(file).with_name(Path(file).stem + ".rejected.csv")
+        try:
+            importer.write_rejects(target, parsed)
+        except OSError as exc:
+            raise InputError(f"{target}: cannot write the rejected rows ({exc.strerror}); nothing was imported",
+                             "pass --rejects PATH in a writable folder") from exc
+        return str(target)
+
+    bar, progress = _progress()
+    if bar:
+        bar.start()
+    try:
+        result = services.import_file(
+            s, parsed, keep_owner=keep_owner, force=force, dry_run=dry_run, rejects_writer=write_rejects, progress=progress
+        )
+    finally:
+        if bar:
+            bar.stop()
+    err = console(stderr=True)
+    for w in parsed.warnings:
+        err.print(f"warning: {w}")
+    for r in parsed.records:
+        for w in r.warnings:
+            err.print(f"warning: {name} row {r.row} (line {r.line}): {w}")
+
+    def render() -> None:
+        out = console()
+        if result.already_imported:
+            out.print(f"{name}: already imported as batch {result.batch}; nothing changed (use --force to read it again)")
+            return
+        verb = "would import" if result.dry_run else "imported"
+        out.print(
+            f"{name}: {verb} {result.imported} of {result.rows} rows as batch {result.batch}: "
+            f"{result.assigned} assigned, {result.queued} queued, {result.duplicates} duplicates, {result.rejected} rejected"
+        )
+        if result.by_agent:
+            out.print(table(None, ["agent", "new leads"], [[a, n] for a, n in sorted(result.by_agent.items())]))
+        if result.kept or result.unknown_owners:
+            out.print(f"kept {result.kept} owners from the file; assigned by the rules instead ({len(result.unknown_owners)}): "
+                      + ", ".join(result.unknown_owners))
+        if result.rejects_file:
+            out.print(f"rejected rows and their reasons: {result.rejects_file}")
+        if result.dry_run:
+            out.print("dry run: nothing was written")
+
+    emit(result.as_json(), json_, render)
+    raise typer.Exit(EXIT_ATTENTION if result.rejected and not result.already_imported else EXIT_OK)
+
+
+@app.command("assign")
+def assign(
+    ctx: typer.Context,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Assign the leads waiting in the queue, oldest first (run from cron at opening time)."""
+    from leadshare import services
+
+    s = session(where(ctx, db, rules, as_))
+    result = services.assign_waiting(s)
+    emit(result, json_, lambda: console().print(f"assigned {result['assigned']}; still waiting {result['queued']}"))

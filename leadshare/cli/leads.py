@@ -1,0 +1,138 @@
+"""Reading leads: `mine` and `show`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import typer
+
+from leadshare.cli import app
+from leadshare.cli._common import (
+    AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, table, where,
+)
+from leadshare.errors import LeadshareError
+
+LEAD_FIELDS = (
+    "id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "rule", "created_at",
+    "assigned_at", "sla_due", "first_contact_at", "closed_at", "queued_reason", "batch",
+)
+
+
+def optional_team(w):
+    """The rules when the file is there: reading the ledger does not need them, but they name time zones."""
+    from leadshare.cli._common import load_team
+
+    return load_team(w) if w.rules.exists() else None
+
+
+def lead_json(lead: dict) -> dict:
+    out = {k: lead.get(k) for k in LEAD_FIELDS}
+    out["fields"] = orjson.loads(lead["attrs"]) if lead.get("attrs") else {}
+    return out
+
+
+@app.command("mine")
+def mine(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Closed leads too.")] = False,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Your leads: open ones, most urgent SLA first (needs --as or LEADSHARE_AGENT)."""
+    from leadshare import clock
+    from leadshare.models import CLOSED_STATUSES
+
+    w = where(ctx, db, rules, as_)
+    if not w.actor:
+        raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
+    team = optional_team(w)
+    if team is not None and team.agent(w.actor) is None:
+        raise LeadshareError(f"no agent '{w.actor}' in {team.path}", "agents: " + ", ".join(a.id for a in team.agents))
+    ledger = open_ledger(w)
+    now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
+    rows = ledger.leads_of(w.actor, CLOSED_STATUSES, include_closed=all_)
+    notes = ledger.last_notes([r["id"] for r in rows])
+    data = [
+        {
+            "id": r["id"], "external_id": r["external_id"], "name": r["name"], "phone": r["phone"], "email": r["email"],
+            "status": r["status"], "agent": r["agent"], "assigned_at": r["assigned_at"], "sla_due": r["sla_due"],
+            "overdue": bool(r["sla_due"] and r["first_contact_at"] is None and r["sla_due"] < now and r["status"] not in CLOSED_STATUSES),
+            "source": r["source"], "region": r["region"], "last_note": notes.get(r["id"]),
+        }
+        for r in rows
+    ]
+    data.sort(key=lambda d: (not d["overdue"], d["sla_due"] is None, d["sla_due"] or "", d["id"]))
+    tz = team.timezone if team else None
+
+    def render() -> None:
+        if not data:
+            console().print(f"{w.actor}: no {'' if all_ else 'open '}leads")
+            return
+        console().print(
+            table(
+                f"{w.actor}: {len(data)} {'' if all_ else 'open '}leads",
+                ["id", "name", "phone", "status", "source", "region", "SLA due", "last note"],
+                [[d["id"], d["name"], d["phone"] or d["email"], d["status"], d["source"], d["region"],
+                  ("OVERDUE " if d["overdue"] else "") + local_time(d["sla_due"], tz), (d["last_note"] or "")[:40]] for d in data],
+            )
+        )
+
+    emit(data, json_, render)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """One lead: its fields, owner, status, SLA due and the whole timeline of events and notes."""
+    from leadshare.services import find_lead
+
+    w = where(ctx, db, rules, as_)
+    team = optional_team(w)
+    ledger = open_ledger(w)
+    row = find_lead(ledger, lead)
+    notes = ledger.notes_of(row["id"])
+    timeline = []
+    for e in ledger.timeline(row["id"]):
+        data = orjson.loads(e["data"])
+        if e["seq"] in notes:
+            data["text"] = notes[e["seq"]]["text"]
+        timeline.append({"seq": e["seq"], "at": e["at"], "type": e["type"], "actor": e["actor"], "agent": e["agent"], "data": data})
+    out = lead_json(row)
+    out["timeline"] = timeline
+    tz = team.timezone if team else None
+
+    def render() -> None:
+        c = console()
+        c.print(f"[bold]lead {out['id']}[/bold] {out['external_id'] or ''}  {out['name'] or ''}")
+        c.print(f"  phone {out['phone'] or '-'}   email {out['email'] or '-'}")
+        c.print(f"  source {out['source'] or '-'}   region {out['region'] or '-'}   " + "  ".join(f"{k} {v}" for k, v in out["fields"].items()))
+        owner = out["agent"] or f"nobody: waiting ({out['queued_reason']})"
+        c.print(f"  owner {owner}   status {out['status']}   SLA due {local_time(out['sla_due'], tz) or '-'}")
+        c.print(table("timeline", ["seq", "at", "type", "by", "agent", "details"],
+                      [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["agent"], _details(t)] for t in timeline]))
+
+    emit(out, json_, render)
+
+
+def _details(event: dict) -> str:
+    d = event["data"]
+    if "text" in d:
+        return d["text"]
+    if event["type"] == "assigned":
+        if d.get("kept"):
+            return "owner kept from the imported file"
+        return f"rule '{d.get('rule')}' ({d.get('strategy')})"
+    if event["type"] == "queued":
+        return d.get("reason") or ""
+    if event["type"] == "duplicate":
+        return f"same customer again in batch {d.get('batch')} row {d.get('row')} (source {d.get('source') or '-'})"
+    return ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("rules", "row", "cands", "state"))

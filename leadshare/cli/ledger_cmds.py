@@ -1,0 +1,88 @@
+"""The ledger itself: `init`, `log`, `verify`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import orjson
+import typer
+
+from leadshare.cli import app
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, table, where
+from leadshare.errors import EXIT_ATTENTION
+
+
+@app.command("init")
+def init(ctx: typer.Context, db: DbOption = None, rules: RulesOption = None) -> None:
+    """Create the ledger (safe to run again: an existing ledger is only checked)."""
+    w = where(ctx, db, rules)
+    ledger = open_ledger(w)
+    console().print(f"ledger ready: {w.db} ({ledger.event_count()} events)")
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    lead: Annotated[Optional[str], typer.Option("--lead", help="Only this lead (id or external id).")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Only events about this agent.")] = None,
+    type_: Annotated[Optional[str], typer.Option("--type", help="Only this event type (imported, assigned, queued, duplicate, note, status, ...).")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="WHEN: a date, a datetime, or a span like 7d, 24h, 4w.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the newest N events.")] = None,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """The audit log, in ledger order."""
+    from leadshare import clock
+    from leadshare.cli.leads import optional_team
+    from leadshare.services import find_lead
+
+    w = where(ctx, db, rules, as_)
+    team = optional_team(w)
+    tz = team.timezone if team else "UTC"
+    ledger = open_ledger(w)
+    lead_id = find_lead(ledger, lead)["id"] if lead else None
+    since_at = clock.to_utc_iso(clock.parse_when(since, clock.now(tz))) if since else None
+    rows = ledger.log(lead=lead_id, agent=agent, type_=type_, since=since_at, limit=limit)
+    data = [
+        {"seq": r["seq"], "at": r["at"], "type": r["type"], "lead": r["lead"], "agent": r["agent"], "actor": r["actor"],
+         "data": orjson.loads(r["data"]), "hash": r["hash"].hex()}
+        for r in rows
+    ]
+
+    def render() -> None:
+        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "hash"],
+                              [[d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], d["hash"][:12]] for d in data]))
+
+    emit(data, json_, render)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    decisions: Annotated[bool, typer.Option("--decisions", help="Also re-derive every assignment from its recorded inputs.")] = False,
+    expect_head: Annotated[Optional[str], typer.Option("--expect-head", help="The chain head hash you kept elsewhere (catches a cut-off log).")] = None,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Check the audit chain, the database, and that the state replays from the log."""
+    from leadshare import audit
+
+    w = where(ctx, db, rules)
+    ledger = open_ledger(w)
+    report = audit.verify(ledger, expect_head=expect_head, decisions=decisions)
+
+    def render() -> None:
+        c = console()
+        if report.ok:
+            c.print(f"ok: {report.events} events, chain head {report.head}")
+        else:
+            c.print(f"PROBLEMS in {w.db} ({report.events} events read):")
+            for p in report.problems:
+                c.print(f"  {p}")
+
+    emit(report.as_json(), json_, render)
+    if not report.ok:
+        raise typer.Exit(EXIT_ATTENTION)

@@ -1,0 +1,286 @@
+"""The decision: which agent gets a lead, and why. Pure: no I/O, no clock, no randomness.
+
+Everything the engine needs is passed in (the lead's fields, the team, who is away, open loads,
+each rule's rotation state), and everything it decided comes back as a Decision that is stored
+whole. Re-running `pick` on a stored decision's candidates and state gives the same owner, which
+is how `verify --decisions` proves no lead was hand-picked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Mapping, Sequence
+
+from leadshare.models import Agent, Candidate, Decision, Pool, Rule, RuleState, Team
+
+RETURNING_RULE = "returning customer"
+STRATEGIES = ("round_robin", "weighted", "least_loaded")
+
+
+@dataclass(frozen=True)
+class Situation:
+    """The team right now, as far as eligibility goes (computed by the caller from clock and ledger)."""
+
+    away: Mapping[str, str] = field(default_factory=dict)  # agent -> reason, e.g. 'on leave until 2026-12-05'
+    off_duty: Mapping[str, str] = field(default_factory=dict)  # agent -> 'off duty until Mon 09:00' / holiday
+    loads: Mapping[str, int] = field(default_factory=dict)  # open leads per agent
+    after_hours_assign: bool = True  # RULES.md `after_hours: assign`
+
+
+def field_key(name: str) -> str:
+    """How lead fields and rule `when` keys are compared: 'Lead Source' and 'lead_source' agree."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
+
+
+def _text(value: object) -> str:
+    return str(value).strip().casefold()
+
+
+def weight_units(weight: float) -> int:
+    """Weights as integers (thousandths) so smooth weighted round-robin never drifts."""
+    return max(0, round(weight * 1000))
+
+
+# ---- rule matching ---------------------------------------------------------------------------
+
+
+def why_not_matched(rule: Rule, lead: Mapping[str, object]) -> str | None:
+    """None when every `when` condition holds; else the first condition that fails, in words."""
+    for key, accepted in rule.when:
+        value = lead.get(field_key(key))
+        if value is None or str(value).strip() == "":
+            return f"{key} is empty"
+        if _text(value) not in {_text(a) for a in accepted}:
+            wanted = accepted[0] if len(accepted) == 1 else "one of " + ", ".join(accepted)
+            return f"{key} is '{value}', not {wanted}"
+    return None
+
+
+def pool_reason(pool: Pool, agent: Agent, lead: Mapping[str, object]) -> str | None:
+    """None when the agent is in the rule's pool; else why not."""
+    if pool.kind == "skills":
+        have = {_text(s) for s in agent.skills}
+        missing = [s for s in pool.skills if _text(s) not in have]
+        return f"lacks skill {', '.join(missing)}" if missing else None
+    if pool.kind == "territory":
+        value = lead.get(field_key(pool.field or "region"))
+        if value is None or str(value).strip() == "":
+            return f"lead has no {pool.field}"
+        if _text(value) not in {_text(t) for t in agent.territories}:
+            return f"not in territory {str(value).strip()}"
+    return None
+
+
+def availability_reason(agent: Agent, situation: Situation) -> tuple[str | None, bool]:
+    """(reason the agent cannot take a lead now, whether that reason is only the hour)."""
+    if not agent.active:
+        return "inactive", False
+    away = situation.away.get(agent.id)
+    if away:
+        return away, False
+    if agent.capacity is not None:
+        load = situation.loads.get(agent.id, 0)
+        if agent.capacity == 0:
+            return "capacity 0", False
+        if load >= agent.capacity:
+            return f"at capacity {load}/{agent.capacity}", False
+    off = situation.off_duty.get(agent.id)
+    if off:
+        return off, True
+    return None, False
+
+
+def candidates_for(
+    rule: Rule, team: Team, lead: Mapping[str, object], situation: Situation
+) -> tuple[tuple[Candidate, ...], bool]:
+    """Every roster agent with eligible or the reason not; and whether eligibility came after hours.
+
+    Agents on duty are preferred. Under `after_hours: assign`, when nobody in the pool is on duty,
+    those who would be eligible but for the hour become eligible (the SLA clock waits for them).
+    """
+    rows: list[tuple[Agent, str | None, bool]] = []
+    for agent in team.agents:
+        reason = pool_reason(rule.pool, agent, lead)
+        only_hour = False
+        if reason is None:
+            reason, only_hour = availability_reason(agent, situation)
+        rows.append((agent, reason, only_hour))
+    after_hours = situation.after_hours_assign and not any(r is None for _, r, _ in rows)
+    cands = tuple(
+        Candidate(
+            agent=a.id,
+            eligible=reason is None or (after_hours and only_hour),
+            reason=reason,
+            weight=a.weight,
+        )
+        for a, reason, only_hour in rows
+    )
+    return cands, after_hours and any(c.eligible for c in cands)
+
+
+# ---- strategies ----------------------------------------------------------------------------
+
+
+def start_after(last: str | None, roster: Sequence[str], previous_roster: Sequence[str]) -> str | None:
+    """The roster agent to start looking from: the one after `last`.
+
+    When `last` has left the roster, the rotation continues with whoever followed them in the
+    roster they were chosen from (skipping others who left too).
+    """
+    if not roster:
+        return None
+    if last is None:
+        return roster[0]
+    if last in roster:
+        return roster[(roster.index(last) + 1) % len(roster)]
+    if last in previous_roster:
+        i = previous_roster.index(last)
+        followers = list(previous_roster[i + 1 :]) + list(previous_roster[:i])
+        present = set(roster)
+        for agent in followers:
+            if agent in present:
+                return agent
+    return roster[0]
+
+
+def _rotated(cands: Sequence[Candidate], start: str | None) -> list[Candidate]:
+    ids = [c.agent for c in cands]
+    i = ids.index(start) if start in ids else 0
+    return list(cands[i:]) + list(cands[:i])
+
+
+def pick(
+    strategy: str,
+    cands: Sequence[Candidate],
+    state: Mapping[str, object],
+    capacities: Mapping[str, int | None] | None = None,
+) -> str | None:
+    """The owner among the eligible candidates, from a decision's recorded state alone."""
+    eligible = [c for c in cands if c.eligible]
+    if not eligible:
+        return None
+    if strategy == "round_robin":
+        return next(c.agent for c in _rotated(cands, state.get("start")) if c.eligible)  # type: ignore[arg-type]
+    if strategy == "weighted":
+        current: Mapping[str, int] = state.get("current", {})  # type: ignore[assignment]
+        best, best_value = None, None
+        for c in eligible:  # roster order, so ties go to the first in the roster
+            value = current.get(c.agent, 0) + weight_units(c.weight)
+            if best_value is None or value > best_value:
+                best, best_value = c.agent, value
+        return best
+    if strategy == "least_loaded":
+        loads: Mapping[str, int] = state.get("loads", {})  # type: ignore[assignment]
+        caps = capacities if capacities is not None else state.get("capacities", {})  # type: ignore[assignment]
+        known = [caps.get(c.agent) for c in eligible if caps.get(c.agent) is not None]
+        default_cap = max(known) if known else None
+        order = [c for c in _rotated(cands, state.get("start")) if c.eligible]  # type: ignore[arg-type]
+
+        def ratio(c: Candidate) -> Fraction:
+            cap = caps.get(c.agent) or default_cap
+            load = loads.get(c.agent, 0)
+            return Fraction(load, cap) if cap else Fraction(load)
+
+        return min(order, key=ratio).agent  # min keeps the first of equals: roster order after last
+    raise ValueError(f"unknown strategy {strategy!r}")
+
+
+def next_weighted(current: Mapping[str, int], cands: Sequence[Candidate], winner: str) -> dict[str, int]:
+    eligible = [c for c in cands if c.eligible]
+    total = sum(weight_units(c.weight) for c in eligible)
+    after = dict(current)
+    for c in eligible:
+        after[c.agent] = after.get(c.agent, 0) + weight_units(c.weight)
+    after[winner] -= total
+    return after
+
+
+# ---- the decision --------------------------------------------------------------------------
+
+
+def decide(
+    lead: Mapping[str, object],
+    team: Team,
+    situation: Situation,
+    rotation: Mapping[str, RuleState],
+    previous_owner: str | None = None,
+) -> tuple[Decision, RuleState | None]:
+    """Decide one lead. Returns the Decision and the deciding rule's new rotation state (None when
+    the lead is queued or went to a returning customer's owner, which leaves rotations alone).
+
+    `lead` holds field_key()-named fields: source, region, external_id and the file's attributes.
+    """
+    roster = tuple(a.id for a in team.agents)
+
+    if previous_owner is not None:
+        agent = team.agent(previous_owner)
+        if agent is not None:
+            reason, only_hour = availability_reason(agent, situation)
+            if reason is None or (only_hour and situation.after_hours_assign):
+                cand = Candidate(agent.id, True, reason, agent.weight)
+                return (
+                    Decision(
+                        agent=agent.id,
+                        rule=RETURNING_RULE,
+                        strategy="returning",
+                        candidates=(cand,),
+                        returning=True,
+                        off_duty=reason is not None,
+                    ),
+                    None,
+                )
+
+    skipped: list[tuple[str, str]] = []
+    for rule in team.rules:
+        miss = why_not_matched(rule, lead)
+        if miss is not None:
+            skipped.append((rule.name, miss))
+            continue
+        cands, after_hours = candidates_for(rule, team, lead, situation)
+        if not any(c.eligible for c in cands):
+            if rule.fallback == "next":
+                skipped.append((rule.name, "nobody eligible"))
+                continue
+            return (
+                Decision(
+                    agent=None,
+                    rule=rule.name,
+                    strategy=rule.strategy,
+                    candidates=cands,
+                    queued_reason=f"nobody eligible in rule '{rule.name}'",
+                    skipped=tuple(skipped),
+                ),
+                None,
+            )
+        prior = rotation.get(rule.name, RuleState())
+        state: dict[str, object]
+        if rule.strategy == "weighted":
+            eligible = {c.agent for c in cands if c.eligible}
+            state = {"current": {a: v for a, v in prior.current.items() if a in eligible}}
+        else:
+            state = {"last": prior.last, "start": start_after(prior.last, roster, prior.roster)}
+            if rule.strategy == "least_loaded":
+                state["loads"] = {c.agent: situation.loads.get(c.agent, 0) for c in cands if c.eligible}
+                state["capacities"] = {
+                    a.id: a.capacity for a in team.agents if a.id in state["loads"] and a.capacity is not None
+                }
+        winner = pick(rule.strategy, cands, state)
+        assert winner is not None  # some candidate is eligible
+        current = next_weighted(prior.current, cands, winner) if rule.strategy == "weighted" else prior.current
+        decision = Decision(
+            agent=winner,
+            rule=rule.name,
+            strategy=rule.strategy,
+            candidates=cands,
+            skipped=tuple(skipped),
+            state=state,
+            off_duty=after_hours,
+        )
+        return decision, RuleState(last=winner, roster=roster, current=current)
+
+    return (
+        Decision(agent=None, rule=None, strategy=None, queued_reason="no rule matched", skipped=tuple(skipped)),
+        None,
+    )

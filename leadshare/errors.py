@@ -1,0 +1,54 @@
+"""The one way a problem reaches the user: a message, a hint, and the contract's exit code."""
+
+from __future__ import annotations
+
+# Exit codes of the command-line contract.
+EXIT_OK = 0
+EXIT_ATTENTION = 1  # done, but a human should look (rejected rows, verify problems, escalations)
+EXIT_REFUSED = 2  # nothing was done
+
+
+class LeadshareError(Exception):
+    """A problem the user can fix. `message` names the file, row, line or key; `hint` says how."""
+
+    exit_code = EXIT_REFUSED
+
+    def __init__(self, message: str, hint: str | None = None, exit_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class RulesError(LeadshareError):
+    """The rules file is invalid. `problems` holds every (line, message) found, in file order."""
+
+    def __init__(self, path: str, problems: list[tuple[int, str]]):
+        self.path = path
+        self.problems = problems
+        first_line, first = problems[0]
+        more = f" (+{len(problems) - 1} more; run `leadshare rules check {path}`)" if len(problems) > 1 else ""
+        super().__init__(f"{path}:{first_line}: {first}{more}")
+
+    def lines(self) -> list[str]:
+        return [f"{self.path}:{line}: {message}" for line, message in self.problems]
+
+
+class InputError(LeadshareError):
+    """An input file (CSV) cannot be read as a whole; nothing was written."""
+
+
+class NotFound(LeadshareError):
+    """An unknown lead, agent, leave id or batch."""
+
+
+class Refused(LeadshareError):
+    """The action is not allowed as asked (guardrails, pipeline, missing note)."""
+
+
+class LedgerError(LeadshareError):
+    """The ledger file cannot be used: not a ledger, too new, busy, read-only, full."""

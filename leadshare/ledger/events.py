@@ -1,0 +1,75 @@
+"""The audit log: append-only, each event chained to the one before by sha256.
+
+hash(n) = sha256(hash(n-1) || canonical([seq, at, actor, type, lead, agent, data])), with 32 zero
+bytes before the first event. `data` is canonical JSON (sorted keys, no spaces), so the same
+event always hashes the same on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+GENESIS = bytes(32)
+
+
+def canonical(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+
+
+def digest(obj: Any) -> bytes:
+    return hashlib.sha256(canonical(obj)).digest()
+
+
+def link(prev: bytes, seq: int, at: str, actor: str, type_: str, lead: int | None, agent: str | None, data: str) -> bytes:
+    return hashlib.sha256(prev + orjson.dumps([seq, at, actor, type_, lead, agent, data])).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    type: str
+    lead: int | None = None
+    agent: str | None = None
+    data: dict | None = None
+
+
+def head(conn: sqlite3.Connection) -> tuple[int, bytes]:
+    row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    return (row[0], row[1]) if row else (0, GENESIS)
+
+
+def append(conn: sqlite3.Connection, events: Iterable[NewEvent], *, at: str, actor: str) -> list[int]:
+    """The one way to write an event. Call inside the use case's transaction."""
+    seq, prev = head(conn)
+    rows = []
+    for ev in events:
+        seq += 1
+        data = canonical(ev.data or {}).decode()
+        prev = link(prev, seq, at, actor, ev.type, ev.lead, ev.agent, data)
+        rows.append((seq, at, actor, ev.type, ev.lead, ev.agent, data, prev))
+    conn.executemany(
+        "INSERT INTO events (seq, at, actor, type, lead, agent, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+    )
+    return [r[0] for r in rows]
+
+
+def check_chain(rows: Iterator[tuple]) -> tuple[int, list[str], bytes]:
+    """Recompute the chain over (seq, at, actor, type, lead, agent, data, hash) rows in seq order.
+
+    Returns (events read, problems, head hash). Stops at the first break: every later hash
+    depends on it, so the first bad seq is the one worth naming.
+    """
+    expected_seq, prev, count = 1, GENESIS, 0
+    for seq, at, actor, type_, lead, agent, data, stored in rows:
+        count += 1
+        if seq != expected_seq:
+            return count, [f"event {expected_seq}: missing (the log jumps to {seq}); events were deleted"], prev
+        prev = link(prev, seq, at, actor, type_, lead, agent, data)
+        if prev != stored:
+            return count, [f"event {seq}: hash does not match its content or the chain before it"], prev
+        expected_seq += 1
+    return count, [], prev

@@ -1,0 +1,115 @@
+"""Numbered, append-only schema steps, applied in order and tracked in PRAGMA user_version.
+
+Never edit a step that has shipped: add a new one. A ledger whose user_version is above the
+last step here was written by a newer leadshare and is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x4C534852  # 'LSHR': marks the file as a leadshare ledger
+
+STEPS: list[str] = [
+    # 1: the event log, its projections, and the content-addressed side tables.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+    CREATE TABLE events (
+        seq   INTEGER PRIMARY KEY,
+        at    TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        type  TEXT NOT NULL,
+        lead  INTEGER,
+        agent TEXT,
+        data  TEXT NOT NULL,
+        hash  BLOB NOT NULL
+    );
+    CREATE INDEX events_lead ON events (lead) WHERE lead IS NOT NULL;
+    CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+    CREATE TABLE rules_versions (
+        hash TEXT PRIMARY KEY, path TEXT, text TEXT NOT NULL, first_seen TEXT NOT NULL
+    );
+    CREATE TABLE candidate_sets (hash BLOB PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
+
+    CREATE TABLE imports (
+        batch INTEGER PRIMARY KEY,
+        file_hash TEXT NOT NULL,
+        name TEXT,
+        at TEXT NOT NULL,
+        rows INTEGER NOT NULL, imported INTEGER NOT NULL, duplicates INTEGER NOT NULL,
+        rejected INTEGER NOT NULL, assigned INTEGER NOT NULL, queued INTEGER NOT NULL,
+        rejects_file TEXT
+    );
+    CREATE INDEX imports_file_hash ON imports (file_hash);
+
+    -- Personal fields (name, phone, email and their dedupe keys) sit here beside the chain: events
+    -- carry only the salted digest `pd`, so `forget` can erase them and the chain still verifies.
+    CREATE TABLE leads (
+        id INTEGER PRIMARY KEY,
+        external_id TEXT,
+        name TEXT,
+        phone TEXT,
+        email TEXT,
+        phone_key TEXT,
+        email_key TEXT,
+        pd BLOB,
+        source TEXT,
+        region TEXT,
+        attrs TEXT NOT NULL DEFAULT '{}',
+        batch INTEGER,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        agent TEXT,
+        rule TEXT,
+        cands BLOB,
+        decided_seq INTEGER,
+        assigned_at TEXT,
+        sla_start TEXT,
+        sla_due TEXT,
+        first_contact_at TEXT,
+        closed_at TEXT,
+        queued_reason TEXT,
+        sla_reassigns INTEGER NOT NULL DEFAULT 0,
+        last_note_at TEXT,
+        status_at TEXT,
+        forgotten_at TEXT
+    );
+    CREATE INDEX leads_phone ON leads (phone_key) WHERE phone_key IS NOT NULL;
+    CREATE INDEX leads_email ON leads (email_key) WHERE email_key IS NOT NULL;
+    CREATE INDEX leads_external ON leads (external_id) WHERE external_id IS NOT NULL;
+    CREATE INDEX leads_agent_status ON leads (agent, status);
+    CREATE INDEX leads_queued ON leads (id) WHERE agent IS NULL;
+    CREATE INDEX leads_assigned_at ON leads (assigned_at);
+
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        lead INTEGER NOT NULL REFERENCES leads (id),
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        author TEXT NOT NULL,
+        text TEXT
+    );
+    CREATE INDEX notes_lead ON notes (lead);
+
+    CREATE TABLE rotation (
+        rule TEXT PRIMARY KEY,
+        last TEXT,
+        roster TEXT NOT NULL DEFAULT '[]',
+        current TEXT NOT NULL DEFAULT '{}'
+    );
+
+    CREATE TABLE leave (
+        id INTEGER PRIMARY KEY,
+        agent TEXT NOT NULL,
+        start TEXT NOT NULL,
+        end TEXT NOT NULL,
+        reason TEXT,
+        cancelled_at TEXT
+    );
+    """,
+]
+
+LATEST = len(STEPS)

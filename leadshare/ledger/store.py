@@ -1,0 +1,403 @@
+"""The ledger: the only place that speaks SQL. Opens, migrates and guards the SQLite file, runs
+each use case in one BEGIN IMMEDIATE transaction, and answers the queries the services need."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import orjson
+import sqlite_utils
+
+from leadshare.errors import LedgerError
+from leadshare.ledger import events as ev
+from leadshare.ledger.migrations import APPLICATION_ID, LATEST, STEPS
+from leadshare.models import RuleState
+
+BUSY_TIMEOUT_MS = int(os.environ.get("LEADSHARE_BUSY_TIMEOUT_MS", "10000"))
+_CHUNK = 500  # keys per IN (...) query: well under SQLite's variable limit
+
+
+def _translate(exc: sqlite3.Error, path: str) -> LedgerError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return LedgerError(
+            f"{path}: ledger busy (another leadshare held it for {BUSY_TIMEOUT_MS // 1000}s); nothing was changed",
+            "try again in a moment, or raise LEADSHARE_BUSY_TIMEOUT_MS",
+        )
+    if "readonly" in text or "read-only" in text:
+        return LedgerError(f"{path}: the ledger is read-only; nothing was changed", "check the file's permissions")
+    if "disk is full" in text or "full" in text:
+        return LedgerError(f"{path}: the disk is full; nothing was changed", "free some space and run it again")
+    if "not a database" in text or "malformed" in text:
+        return LedgerError(f"{path}: not a leadshare ledger (not an SQLite database)", "point --db at the ledger file")
+    if "unable to open" in text:
+        return LedgerError(f"{path}: cannot open the ledger", "check that the folder exists and is writable")
+    return LedgerError(f"{path}: ledger error: {exc}", "run `leadshare verify`; --debug shows details")
+
+
+class Ledger:
+    def __init__(self, conn: sqlite3.Connection, path: str):
+        self.conn = conn
+        self.path = path
+        self.db = sqlite_utils.Database(conn)
+        self._in_write = False
+
+    # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Ledger":
+        path = str(path)
+        try:
+            fresh = path != ":memory:" and (not os.path.exists(path) or os.path.getsize(path) == 0)
+            if fresh:
+                _create_private(path)
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            ledger = cls(conn, path)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            ledger._check_identity(fresh)
+            conn.execute("PRAGMA foreign_keys = ON")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            ledger._migrate()
+            return ledger
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+
+    def _check_identity(self, fresh: bool) -> None:
+        app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id == 0 and version == 0:
+            tables = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables and not fresh:
+                raise LedgerError(
+                    f"{self.path}: not a leadshare ledger (an SQLite database with other tables)",
+                    "point --db at a leadshare ledger or a new file name",
+                )
+            return
+        if app_id != APPLICATION_ID:
+            raise LedgerError(
+                f"{self.path}: not a leadshare ledger (application id {app_id:#x})",
+                "point --db at a leadshare ledger or a new file name",
+            )
+        if version > LATEST:
+            raise LedgerError(
+                f"{self.path}: this ledger was written by a newer leadshare (schema {version}, this one knows {LATEST})",
+                "upgrade leadshare; the ledger was left untouched",
+            )
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= LATEST:
+            return
+        with self.write():
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            # executescript() would COMMIT mid-way, so statements run one by one inside this transaction
+            for number in range(version + 1, LATEST + 1):
+                for statement in _statements(STEPS[number - 1]):
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {number}")
+            self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('salt', ?)", (secrets.token_hex(16),)
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator["Ledger"]:
+        """One use case: BEGIN IMMEDIATE takes the write lock up front (a deferred read-then-write
+        transaction could fail with SQLITE_BUSY despite the timeout); all or nothing."""
+        if self._in_write:
+            yield self
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        self._in_write = True
+        try:
+            yield self
+            self._record_head()
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise _translate(exc, self.path) from exc
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            self._in_write = False
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+
+    def _record_head(self) -> None:
+        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+            return
+        seq, hash_ = ev.head(self.conn)
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"{seq}:{hash_.hex()}",),
+        )
+
+    # ---- small helpers ---------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
+        return list(self.db.query(sql, params))
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def meta(self, key: str) -> str | None:
+        return self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+
+    @property
+    def salt(self) -> bytes:
+        return bytes.fromhex(self.meta("salt") or "")
+
+    def append(self, new_events: Iterable[ev.NewEvent], *, at: str, actor: str) -> list[int]:
+        return ev.append(self.conn, new_events, at=at, actor=actor)
+
+    # ---- rules versions and decisions ------------------------------------------------------
+
+    def has_rules_version(self, content_hash: str) -> bool:
+        return self.scalar("SELECT 1 FROM rules_versions WHERE hash = ?", (content_hash,)) is not None
+
+    def add_rules_version(self, content_hash: str, path: str, text: str, at: str) -> None:
+        self.conn.execute(
+            "INSERT INTO rules_versions (hash, path, text, first_seen) VALUES (?, ?, ?, ?)",
+            (content_hash, path, text, at),
+        )
+
+    def add_candidate_sets(self, sets: dict[bytes, str]) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO candidate_sets (hash, data) VALUES (?, ?)", list(sets.items())
+        )
+
+    def candidate_sets(self, hashes: Iterable[bytes]) -> dict[bytes, list]:
+        out: dict[bytes, list] = {}
+        for chunk in _chunks(list(set(hashes))):
+            marks = ",".join("?" * len(chunk))
+            for h, data in self.conn.execute(f"SELECT hash, data FROM candidate_sets WHERE hash IN ({marks})", chunk):
+                out[h] = orjson.loads(data)
+        return out
+
+    def rotation(self) -> dict[str, RuleState]:
+        return {
+            rule: RuleState(last=last, roster=tuple(orjson.loads(roster)), current=orjson.loads(current))
+            for rule, last, roster, current in self.conn.execute("SELECT rule, last, roster, current FROM rotation")
+        }
+
+    def save_rotation(self, states: dict[str, RuleState]) -> None:
+        self.conn.executemany(
+            "INSERT INTO rotation (rule, last, roster, current) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (rule) DO UPDATE SET last = excluded.last, roster = excluded.roster, current = excluded.current",
+            [
+                (rule, s.last, ev.canonical(list(s.roster)).decode(), ev.canonical(dict(s.current)).decode())
+                for rule, s in states.items()
+            ],
+        )
+
+    # ---- imports ---------------------------------------------------------------------------
+
+    def import_of(self, file_hash: str) -> dict | None:
+        rows = self.query("SELECT * FROM imports WHERE file_hash = ? ORDER BY batch LIMIT 1", (file_hash,))
+        return rows[0] if rows else None
+
+    def next_batch(self) -> int:
+        return (self.scalar("SELECT max(batch) FROM imports") or 0) + 1
+
+    def next_lead_id(self) -> int:
+        return (self.scalar("SELECT max(id) FROM leads") or 0) + 1
+
+    def add_import(self, row: dict) -> None:
+        cols = ",".join(row)
+        self.conn.execute(f"INSERT INTO imports ({cols}) VALUES ({','.join('?' * len(row))})", list(row.values()))
+
+    def imports(self, limit: int = 10) -> list[dict]:
+        return self.query("SELECT * FROM imports ORDER BY batch DESC LIMIT ?", (limit,))
+
+    # ---- leads -----------------------------------------------------------------------------
+
+    LEAD_COLUMNS = (
+        "id", "external_id", "name", "phone", "email", "phone_key", "email_key", "pd", "source", "region",
+        "attrs", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
+        "sla_start", "sla_due", "queued_reason", "closed_at",
+    )
+
+    def insert_leads(self, rows: list[tuple]) -> None:
+        cols = ",".join(self.LEAD_COLUMNS)
+        self.conn.executemany(f"INSERT INTO leads ({cols}) VALUES ({','.join('?' * len(self.LEAD_COLUMNS))})", rows)
+
+    def matching_leads(self, external_ids: Iterable[str], phones: Iterable[str], emails: Iterable[str]) -> list[dict]:
+        """Existing leads sharing an external id, phone key or email key, newest first."""
+        found: dict[int, dict] = {}
+        for column, keys in (("external_id", external_ids), ("phone_key", phones), ("email_key", emails)):
+            for chunk in _chunks(list(set(keys))):
+                marks = ",".join("?" * len(chunk))
+                for row in self.db.query(
+                    f"SELECT id, external_id, phone_key, email_key, status, agent, created_at, closed_at "
+                    f"FROM leads WHERE {column} IN ({marks})",
+                    chunk,
+                ):
+                    found[row["id"]] = row
+        return sorted(found.values(), key=lambda r: r["id"], reverse=True)
+
+    def open_loads(self, closed: Sequence[str]) -> dict[str, int]:
+        marks = ",".join("?" * len(closed))
+        return dict(
+            self.conn.execute(
+                f"SELECT agent, count(*) FROM leads WHERE agent IS NOT NULL AND status NOT IN ({marks}) GROUP BY agent",
+                list(closed),
+            )
+        )
+
+    def lead(self, ref: str | int) -> dict | None:
+        """By ledger id, or by external id when it is not a number (or no lead has that id)."""
+        text = str(ref).strip()
+        if text.isdigit():
+            rows = self.query("SELECT * FROM leads WHERE id = ?", (int(text),))
+            if rows:
+                return rows[0]
+        rows = self.query("SELECT * FROM leads WHERE external_id = ? ORDER BY id DESC LIMIT 1", (text,))
+        return rows[0] if rows else None
+
+    def leads_of(self, agent: str, closed: Sequence[str], include_closed: bool) -> list[dict]:
+        sql = "SELECT * FROM leads WHERE agent = ?"
+        params: list[Any] = [agent]
+        if not include_closed:
+            sql += f" AND status NOT IN ({','.join('?' * len(closed))})"
+            params += list(closed)
+        return self.query(sql + " ORDER BY sla_due IS NULL, sla_due, id", params)
+
+    def queued_leads(self) -> list[dict]:
+        return self.query("SELECT * FROM leads WHERE agent IS NULL AND forgotten_at IS NULL ORDER BY id")
+
+    def update_assignment(self, rows: list[tuple]) -> None:
+        """(agent, rule, cands, decided_seq, assigned_at, sla_start, sla_due, queued_reason, id)"""
+        self.conn.executemany(
+            "UPDATE leads SET agent = ?, rule = ?, cands = ?, decided_seq = ?, assigned_at = ?, sla_start = ?, "
+            "sla_due = ?, queued_reason = ? WHERE id = ?",
+            rows,
+        )
+
+    # ---- reading the log -------------------------------------------------------------------
+
+    def timeline(self, lead_id: int) -> list[dict]:
+        return self.query("SELECT seq, at, type, actor, lead, agent, data, hash FROM events WHERE lead = ? ORDER BY seq", (lead_id,))
+
+    def last_notes(self, lead_ids: list[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in _chunks(lead_ids):
+            marks = ",".join("?" * len(chunk))
+            for lead, text in self.conn.execute(
+                f"SELECT lead, text FROM notes WHERE id IN (SELECT max(id) FROM notes WHERE lead IN ({marks}) GROUP BY lead)",
+                chunk,
+            ):
+                out[lead] = text
+        return out
+
+    def notes_of(self, lead_id: int) -> dict[int, dict]:
+        return {r["seq"]: r for r in self.query("SELECT * FROM notes WHERE lead = ? ORDER BY seq", (lead_id,))}
+
+    def log(
+        self,
+        lead: int | None = None,
+        agent: str | None = None,
+        type_: str | None = None,
+        since: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict]:
+        where, params = [], []
+        for clause, value in (("lead = ?", lead), ("agent = ?", agent), ("type = ?", type_), ("at >= ?", since)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = "SELECT seq, at, type, lead, agent, actor, data, hash FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if limit:
+            # the newest N, still shown in ledger order
+            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
+        else:
+            sql += " ORDER BY seq"
+        return self.query(sql, params)
+
+    def iter_events(self) -> Iterator[tuple]:
+        return self.conn.execute("SELECT seq, at, actor, type, lead, agent, data, hash FROM events ORDER BY seq")
+
+    def event_count(self) -> int:
+        return self.scalar("SELECT count(*) FROM events") or 0
+
+    # ---- reports ---------------------------------------------------------------------------
+
+    def decisions_between(self, since: str, until: str) -> list[dict]:
+        """Per (owner, candidate set): how many leads were decided in [since, until]."""
+        return self.query(
+            "SELECT agent, cands, rule, source, region, count(*) AS n FROM leads "
+            "WHERE assigned_at >= ? AND assigned_at <= ? AND agent IS NOT NULL "
+            "GROUP BY agent, cands, rule, source, region",
+            (since, until),
+        )
+
+    # ---- verification ----------------------------------------------------------------------
+
+    def integrity_problems(self) -> list[str]:
+        rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else [f"sqlite integrity check: {r}" for r in rows]
+
+    def all_leads(self) -> Iterator[dict]:
+        return self.db.query("SELECT * FROM leads ORDER BY id")
+
+    def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:
+        return self.conn.execute("SELECT hash, data FROM candidate_sets")
+
+
+def _create_private(path: str) -> None:
+    """Create the ledger file 0600 before SQLite touches it; SQLite gives -wal and -shm the same mode."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise LedgerError(f"{path}: folder {folder} does not exist", "create the folder or choose another --db")
+    old = os.umask(0o077)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot create the ledger ({exc.strerror})", "check the folder's permissions") from exc
+    finally:
+        os.umask(old)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; trigger bodies keep their inner semicolons."""
+    out, buf = [], []
+    for line in script.splitlines():
+        if line.strip().startswith("--") or not line.strip():
+            continue
+        buf.append(line)
+        text = "\n".join(buf)
+        if sqlite3.complete_statement(text):
+            out.append(text)
+            buf = []
+    return out
+
+
+def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def exists(path: str | os.PathLike) -> bool:
+    return Path(path).exists()

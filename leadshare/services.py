@@ -1,0 +1,487 @@
+"""Use cases. Each one is a single ledger transaction: read what it needs, decide with the pure
+engine, append the events and update the projections together, or change nothing at all."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable, Mapping
+
+import orjson
+
+from leadshare import clock, contacts, engine
+from leadshare.errors import LeadshareError, NotFound
+from leadshare.ledger.events import NewEvent, canonical
+from leadshare.ledger.store import Ledger
+from leadshare.models import Agent, Decision, RuleState, Team
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Session:
+    """Who acts, on which ledger, under which rules, at what time."""
+
+    ledger: Ledger
+    team: Team
+    actor: str = "system"
+    now: datetime = field(default_factory=lambda: clock.now("UTC"))
+
+    @property
+    def at(self) -> str:
+        return clock.to_utc_iso(self.now)
+
+
+def short_hash(obj: object) -> bytes:
+    """16 bytes of sha256 over canonical JSON: enough to make any change evident, half the size."""
+    return hashlib.sha256(canonical(obj)).digest()[:16]
+
+
+def personal_digest(salt: bytes, name, phone, email, phone_key, email_key) -> bytes:
+    return hashlib.sha256(salt + canonical([name, phone, email, phone_key, email_key])).digest()[:16]
+
+
+def row_digest(lead_id, external_id, source, region, attrs: str, batch, created_at, pd: bytes | None) -> str:
+    """What a lead's creating event certifies about its stored row (personal part by digest only)."""
+    return short_hash([lead_id, external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None]).hex()
+
+
+def record_rules(s: Session) -> list[NewEvent]:
+    """The ledger keeps every distinct rules file it has decided under; returns the event for a new one."""
+    if s.ledger.has_rules_version(s.team.content_hash):
+        return []
+    s.ledger.add_rules_version(s.team.content_hash, s.team.path, s.team.text, s.at)
+    return [NewEvent("rules_loaded", data={"rules": s.team.content_hash, "path": s.team.path})]
+
+
+def ledger_leave(ledger: Ledger) -> dict[str, list[tuple]]:
+    from datetime import date
+
+    out: dict[str, list[tuple]] = {}
+    for row in ledger.query("SELECT agent, start, end FROM leave WHERE cancelled_at IS NULL"):
+        out.setdefault(row["agent"], []).append((date.fromisoformat(row["start"]), date.fromisoformat(row["end"])))
+    return out
+
+
+def situation(s: Session, calendar: clock.Calendar, loads: dict[str, int] | None = None) -> engine.Situation:
+    """Who is away or off duty right now, and everyone's open load."""
+    extra = ledger_leave(s.ledger)
+    away, off = {}, {}
+    for agent in s.team.agents:
+        until = calendar.leave_until(agent, s.now, extra.get(agent.id, ()))
+        if until is not None:
+            away[agent.id] = f"on leave until {until.isoformat()}"
+            continue
+        reason = calendar.off_duty_reason(agent, s.now)
+        if reason:
+            off[agent.id] = reason
+    return engine.Situation(
+        away=away,
+        off_duty=off,
+        loads=loads if loads is not None else s.ledger.open_loads(s.team.closed_statuses),
+        after_hours_assign=s.team.after_hours == "assign",
+    )
+
+
+class _Decider:
+    """Decides a run of leads against one moment: rotation and loads advance in memory as leads
+    are assigned, and the events and projection rows are gathered for one bulk write."""
+
+    def __init__(self, s: Session):
+        self.s = s
+        self.calendar = clock.Calendar(s.team)
+        self.loads = s.ledger.open_loads(s.team.closed_statuses)
+        self.situation = situation(s, self.calendar, self.loads)
+        self.rotation: dict[str, RuleState] = s.ledger.rotation()
+        self.changed_rules: set[str] = set()
+        self.candidate_sets: dict[bytes, str] = {}
+        self._sla: dict[str, tuple[str | None, str | None]] = {}
+
+    def decide(self, fields: Mapping[str, object], previous_owner: str | None) -> tuple[Decision, bytes | None]:
+        decision, state = engine.decide(fields, self.s.team, self.situation, self.rotation, previous_owner)
+        if state is not None and decision.rule is not None:
+            self.rotation[decision.rule] = state
+            self.changed_rules.add(decision.rule)
+        if decision.agent is not None:
+            self.loads[decision.agent] = self.loads.get(decision.agent, 0) + 1
+        cands = None
+        if decision.candidates or decision.skipped:
+            body = {
+                "candidates": [[c.agent, c.eligible, c.reason, c.weight] for c in decision.candidates],
+                "skipped": [list(x) for x in decision.skipped],
+            }
+            cands = short_hash(body)
+            if cands not in self.candidate_sets:
+                self.candidate_sets[cands] = canonical(body).decode()
+        return decision, cands
+
+    def sla(self, agent_id: str) -> tuple[str | None, str | None]:
+        """(SLA clock start, SLA due) for a lead given to this agent now; one computation per agent."""
+        if agent_id not in self._sla:
+            agent = self.s.team.agent(agent_id)
+            start = due = None
+            if agent is not None:
+                nxt = self.calendar.next_on_duty(agent, self.s.now)
+                start = clock.to_utc_iso(nxt) if nxt else None
+                if self.s.team.sla.first_contact is not None:
+                    d = self.calendar.add_working_time(agent, self.s.now, self.s.team.sla.first_contact)
+                    due = clock.to_utc_iso(d) if d else None
+            self._sla[agent_id] = (start, due)
+        return self._sla[agent_id]
+
+    def decision_event(self, lead_id: int, decision: Decision, cands: bytes | None, extra: dict) -> NewEvent:
+        data = dict(extra)
+        data["rules"] = self.s.team.content_hash
+        if cands is not None:
+            data["cands"] = cands.hex()
+        if decision.rule is not None:
+            data["rule"] = decision.rule
+        if decision.agent is None:
+            data["reason"] = decision.queued_reason
+            return NewEvent("queued", lead=lead_id, data=data)
+        data["strategy"] = decision.strategy
+        if decision.state:
+            data["state"] = dict(decision.state)
+        if decision.returning:
+            data["returning"] = True
+        sla_start, sla_due = self.sla(decision.agent)
+        data["sla_start"] = sla_start
+        data["sla_due"] = sla_due
+        return NewEvent("assigned", lead=lead_id, agent=decision.agent, data=data)
+
+    def save(self) -> None:
+        self.s.ledger.add_candidate_sets(self.candidate_sets)
+        self.s.ledger.save_rotation({r: self.rotation[r] for r in self.changed_rules})
+
+
+def lead_fields(external_id, source, region, attrs: Mapping[str, object]) -> dict[str, object]:
+    """The fields rules can test: the file's own columns and the standard ones."""
+    fields = {engine.field_key(k): v for k, v in attrs.items()}
+    fields.update(external_id=external_id, source=source, region=region)
+    return fields
+
+
+# ---- import --------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    batch: int
+    rows: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    assigned: int = 0
+    queued: int = 0
+    rejects_file: str | None = None
+    already_imported: bool = False
+    dry_run: bool = False
+    kept: int = 0
+    unknown_owners: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    by_agent: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        out = {
+            "batch": self.batch,
+            "rows": self.rows,
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "assigned": self.assigned,
+            "queued": self.queued,
+            "rejects_file": self.rejects_file,
+        }
+        if self.already_imported:
+            out["already_imported"] = True
+        if self.dry_run:
+            out["dry_run"] = True
+        if self.kept or self.unknown_owners:
+            out["kept_owner"] = self.kept
+            out["unknown_owners"] = self.unknown_owners
+        out["by_agent"] = self.by_agent
+        return out
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll a dry run back after deciding everything for real."""
+
+
+def import_file(
+    s: Session,
+    parsed,  # importer.ParsedFile
+    *,
+    keep_owner: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    rejects_writer: Callable[[], str | None] | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import parsed leads: deduplicate against the ledger and the file itself, decide an owner
+    for each new lead, and write it all in one transaction (or, with dry_run, nothing)."""
+    ledger = s.ledger
+    result = ImportResult(batch=0)
+    try:
+        with ledger.write():
+            previous = ledger.import_of(parsed.content_hash)
+            if previous is not None and not force:
+                return ImportResult(
+                    batch=previous["batch"],
+                    rows=previous["rows"],
+                    imported=previous["imported"],
+                    duplicates=previous["duplicates"],
+                    rejected=previous["rejected"],
+                    assigned=previous["assigned"],
+                    queued=previous["queued"],
+                    rejects_file=previous["rejects_file"],
+                    already_imported=True,
+                )
+            result = _import_batch(s, parsed, keep_owner, progress)
+            if dry_run:
+                result.dry_run = True
+                raise _DryRun
+            if parsed.rejects and rejects_writer is not None:
+                # written before the commit: if the rejects cannot be kept, nothing is imported
+                result.rejects_file = rejects_writer()
+                ledger.conn.execute(
+                    "UPDATE imports SET rejects_file = ? WHERE batch = ?", (result.rejects_file, result.batch)
+                )
+    except _DryRun:
+        pass
+    return result
+
+
+def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | None) -> ImportResult:
+    ledger, team = s.ledger, s.team
+    events: list[NewEvent] = record_rules(s)
+    batch = ledger.next_batch()
+    result = ImportResult(batch=batch, rows=len(parsed.records) + len(parsed.rejects), rejected=len(parsed.rejects))
+    result.warnings = list(parsed.warnings)
+    decider = _Decider(s)
+    salt = ledger.salt
+    closed = set(team.closed_statuses)
+    statuses = set(team.statuses)
+    initial = team.statuses[0]
+
+    records = parsed.records
+    existing = ledger.matching_leads(
+        (r.external_id for r in records if r.external_id),
+        (r.phone for r in records if r.phone_usable),
+        (contacts.email_key(r.email) for r in records if r.email_usable),
+    )
+    seen: dict[str, list[dict]] = {}
+    for row in existing:  # newest first
+        for key in _keys(row["external_id"], row["phone_key"], row["email_key"]):
+            seen.setdefault(key, []).append(row)
+
+    next_id = ledger.next_lead_id()
+    lead_rows: list[tuple] = []
+    lead_events: list[NewEvent] = []
+    total = len(records)
+    for i, rec in enumerate(records):
+        if progress and i % 2000 == 0:
+            progress(i, total)
+        phone_key = rec.phone if rec.phone_usable else None
+        email_key = contacts.email_key(rec.email) if rec.email_usable else None
+        keys = _keys(rec.external_id, phone_key, email_key)
+        matches = [m for k in keys for m in seen.get(k, ())]
+        open_match = next((m for m in matches if m["status"] not in closed), None)
+        if open_match is not None:
+            result.duplicates += 1
+            lead_events.append(
+                NewEvent(
+                    "duplicate",
+                    lead=open_match["id"],
+                    agent=open_match["agent"],
+                    data={"batch": batch, "row": rec.row, "source": rec.source, "external_id": rec.external_id},
+                )
+            )
+            continue
+        previous_owner = max(matches, key=lambda m: m["id"])["agent"] if matches else None
+
+        lead_id, next_id = next_id, next_id + 1
+        attrs = canonical(rec.attrs).decode()
+        pd = personal_digest(salt, rec.name, rec.phone, rec.email, phone_key, email_key)
+        data: dict = {
+            "batch": batch,
+            "new": True,
+            "row": row_digest(lead_id, rec.external_id, rec.source, rec.region, attrs, batch, s.at, pd),
+        }
+
+        kept = _kept_owner(rec, team, statuses) if keep_owner else None
+        if keep_owner and kept is None and rec.attrs.get("owner"):
+            result.unknown_owners.append(f"row {rec.row}: {rec.attrs['owner']}")
+        if kept is not None:
+            agent_id, status = kept
+            data.update(kept=True, status=status, rules=team.content_hash)
+            sla_start, sla_due = decider.sla(agent_id) if status == initial else (None, None)
+            data.update(sla_start=sla_start, sla_due=sla_due)
+            event = NewEvent("assigned", lead=lead_id, agent=agent_id, data=data)
+            rule = cands = None
+            queued_reason = None
+            if status not in closed:
+                decider.loads[agent_id] = decider.loads.get(agent_id, 0) + 1
+            result.kept += 1
+        else:
+            status = initial
+            data["status"] = status
+            decision, cands = decider.decide(lead_fields(rec.external_id, rec.source, rec.region, rec.attrs), previous_owner)
+            event = decider.decision_event(lead_id, decision, cands, data)
+            agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
+            sla_start, sla_due = (event.data["sla_start"], event.data["sla_due"]) if agent_id else (None, None)
+        seq_index = len(lead_events)
+        lead_events.append(event)
+        if agent_id:
+            result.assigned += 1
+            result.by_agent[agent_id] = result.by_agent.get(agent_id, 0) + 1
+        else:
+            result.queued += 1
+        result.imported += 1
+        lead_rows.append(
+            (
+                lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
+                rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, seq_index,
+                s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
+            )
+        )
+        row = {"id": lead_id, "status": status, "agent": agent_id}
+        for key in keys:
+            seen.setdefault(key, []).insert(0, row)
+    if progress:
+        progress(total, total)
+
+    summary = {
+        "batch": batch,
+        "file": parsed.name,
+        "hash": parsed.content_hash,
+        "rows": result.rows,
+        "imported": result.imported,
+        "duplicates": result.duplicates,
+        "rejected": result.rejected,
+        "assigned": result.assigned,
+        "queued": result.queued,
+        "rules": team.content_hash,
+    }
+    events.append(NewEvent("imported", data=summary))
+    first_lead_seq = ledger.scalar("SELECT coalesce(max(seq), 0) FROM events") + len(events) + 1
+    # each lead row points at the seq of the event that decided it
+    lead_rows = [r[:17] + (first_lead_seq + r[17],) + r[18:] for r in lead_rows]
+    ledger.insert_leads(lead_rows)
+    ledger.append(events + lead_events, at=s.at, actor=s.actor)
+    decider.save()
+    ledger.add_import(
+        {
+            "batch": batch,
+            "file_hash": parsed.content_hash,
+            "name": parsed.name,
+            "at": s.at,
+            "rows": result.rows,
+            "imported": result.imported,
+            "duplicates": result.duplicates,
+            "rejected": result.rejected,
+            "assigned": result.assigned,
+            "queued": result.queued,
+            "rejects_file": None,
+        }
+    )
+    return result
+
+
+def _keys(external_id, phone_key, email_key) -> list[str]:
+    keys = []
+    if external_id:
+        keys.append("x:" + external_id)
+    if phone_key:
+        keys.append("p:" + phone_key)
+    if email_key:
+        keys.append("e:" + email_key)
+    return keys
+
+
+def _kept_owner(rec, team: Team, statuses: set[str]) -> tuple[str, str] | None:
+    """With --keep-owner: the input's owner when it names a roster agent, with its pipeline status."""
+    owner = str(rec.attrs.get("owner") or "").strip()
+    if not owner:
+        return None
+    agent = team.agent(owner) or next(
+        (a for a in team.agents if a.name.casefold() == owner.casefold() or a.id.casefold() == owner.casefold()), None
+    )
+    if agent is None:
+        return None
+    status = str(rec.attrs.get("status") or "").strip().lower()
+    return agent.id, status if status in statuses else team.statuses[0]
+
+
+# ---- the queue -----------------------------------------------------------------------------
+
+
+def assign_waiting(s: Session) -> dict:
+    """Assign queued leads, oldest first (cron at opening time, or after a rules change)."""
+    with s.ledger.write():
+        events = record_rules(s)
+        decider = _Decider(s)
+        updates, assigned, queued = [], 0, 0
+        lead_events: list[NewEvent] = []
+        waiting = s.ledger.queued_leads()
+        owners = previous_owners(s.ledger, waiting, s.team.closed_statuses)
+        for lead in waiting:
+            fields = lead_fields(lead["external_id"], lead["source"], lead["region"], orjson.loads(lead["attrs"]))
+            decision, cands = decider.decide(fields, owners.get(lead["id"]))
+            if decision.agent is None:
+                queued += 1
+                if decision.queued_reason != lead["queued_reason"]:
+                    lead_events.append(decider.decision_event(lead["id"], decision, cands, {}))
+                    updates.append([None, decision.rule, cands, len(lead_events) - 1, None, None, None,
+                                    decision.queued_reason, lead["id"]])
+                continue
+            event = decider.decision_event(lead["id"], decision, cands, {})
+            lead_events.append(event)
+            updates.append([decision.agent, decision.rule, cands, len(lead_events) - 1, s.at,
+                            event.data["sla_start"], event.data["sla_due"], None, lead["id"]])
+            assigned += 1
+        seqs = s.ledger.append(events + lead_events, at=s.at, actor=s.actor)[len(events):]
+        for u in updates:
+            u[3] = seqs[u[3]]
+        s.ledger.update_assignment([tuple(u) for u in updates])
+        decider.save()
+    return {"assigned": assigned, "queued": queued}
+
+
+def previous_owners(ledger: Ledger, leads: Iterable[dict], closed: Iterable[str]) -> dict[int, str]:
+    """For returning customers: the most recent owner of an earlier, closed lead of the same person."""
+    leads = list(leads)
+    matches = ledger.matching_leads(
+        (), (l["phone_key"] for l in leads if l["phone_key"]), (l["email_key"] for l in leads if l["email_key"])
+    )
+    closed = set(closed)
+    out: dict[int, str] = {}
+    for lead in leads:
+        for m in matches:  # newest first
+            if m["id"] < lead["id"] and m["agent"] and m["status"] in closed and (
+                (lead["phone_key"] and m["phone_key"] == lead["phone_key"])
+                or (lead["email_key"] and m["email_key"] == lead["email_key"])
+            ):
+                out[lead["id"]] = m["agent"]
+                break
+    return out
+
+
+def find_lead(ledger: Ledger, ref: str) -> dict:
+    lead = ledger.lead(ref)
+    if lead is None:
+        raise NotFound(f"no lead '{ref}' in {ledger.path}", "use the id shown by `leadshare mine` or `leadshare log`, or the lead's external id")
+    return lead
+
+
+def find_agent(team: Team, agent_id: str) -> Agent:
+    agent = team.agent(agent_id)
+    if agent is None:
+        known = ", ".join(a.id for a in team.agents)
+        raise NotFound(f"no agent '{agent_id}' in {team.path}", f"agents: {known}")
+    return agent
+
+
+def require(condition: bool, message: str, hint: str | None = None) -> None:
+    if not condition:
+        raise LeadshareError(message, hint)

@@ -1,0 +1,114 @@
+"""Shared fixtures: an isolated environment, a small team, and ways to run the CLI."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from leadshare.cli import app
+
+# A Wednesday morning in Kuala Lumpur: everyone with team hours is on duty.
+NOW = "2026-11-25T10:00:00"
+
+TEAM_YAML = """\
+timezone: Asia/Kuala_Lumpur
+phone_region: MY
+hours:
+  mon-fri: "09:00-18:00"
+after_hours: assign
+sla:
+  first_contact: 4h
+  on_breach: reassign
+  max_reassign: 2
+tiers:
+  gold: {weight: 1.25}
+  silver: {weight: 1.0}
+agents:
+  - id: aisyah
+    name: Aisyah Rahman
+    role: manager
+    territories: [KL, Selangor]
+    skills: [commercial, ms, en]
+    tier: gold
+  - id: ben
+    name: Ben Lim
+    territories: [KL]
+    skills: [zh, en]
+    tier: silver
+  - id: chitra
+    name: Chitra Devi
+    territories: [Penang]
+    skills: [ta, en]
+  - id: dan
+    name: Dan Wong
+    territories: [Johor]
+    skills: [en]
+    active: false
+rules:
+  - name: commercial
+    when: {product: commercial}
+    pool: {skills: [commercial]}
+    strategy: round_robin
+    fallback: next
+  - name: everyone
+    pool: all
+    strategy: round_robin
+"""
+
+CSV_HEADER = "Lead ID,Full Name,Mobile No,Email Address,Lead Source,State,Product\n"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Each test runs in its own folder with no leadshare settings leaking in from the machine."""
+    for key in list(os.environ):
+        if key.startswith("LEADSHARE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LEADSHARE_NOW", NOW)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def rules(tmp_path) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(TEAM_YAML)
+    return path
+
+
+def write_csv(path: Path, rows: list[str], header: str = CSV_HEADER) -> Path:
+    path.write_text(header + "".join(textwrap.dedent(r).strip() + "\n" for r in rows))
+    return path
+
+
+def phone(n: int) -> str:
+    """A distinct valid Malaysian mobile number, written the local way."""
+    return f"012-{3000000 + n:07d}"
+
+
+def lead_rows(n: int, start: int = 0, product: str = "residential") -> list[str]:
+    return [f"FB-{i},Customer {i},{phone(i)},c{i}@example.com,facebook,KL,{product}" for i in range(start, start + n)]
+
+
+class Cli:
+    def __init__(self, tmp_path: Path):
+        self.runner = CliRunner()
+        self.dir = tmp_path
+
+    def __call__(self, *args: str, input: str | None = None, env: dict | None = None):
+        return self.runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+    def json(self, *args: str, code: int = 0, **kw):
+        result = self(*args, "--json", **kw)
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        return orjson.loads(result.stdout)
+
+
+@pytest.fixture
+def cli(tmp_path, rules) -> Cli:
+    return Cli(tmp_path)

@@ -1,0 +1,149 @@
+"""The import promises of CONTRACT.md, as a manager at the command line sees them."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from conftest import CSV_HEADER, lead_rows, phone, write_csv
+
+
+def ledger_rows(table: str, db: str = "leadshare.db") -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT * FROM {table}").fetchall()
+
+
+def test_import_assigns_every_lead_one_owner_by_round_robin(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(9))
+    out = cli.json("import", "leads.csv")
+    assert out["rows"] == out["imported"] == out["assigned"] == 9
+    assert out["duplicates"] == out["rejected"] == out["queued"] == 0
+    assert out["rejects_file"] is None
+    # dan is inactive: the three active agents share nine leads evenly, in roster order
+    assert out["by_agent"] == {"aisyah": 3, "ben": 3, "chitra": 3}
+    mine = cli.json("mine", "--as", "ben")
+    assert len(mine) == 3 and all(m["agent"] == "ben" and m["status"] == "new" for m in mine)
+    assert {"id", "external_id", "name", "phone", "email", "status", "agent", "assigned_at", "sla_due"} <= set(mine[0])
+    assert mine[0]["phone"].startswith("+6012")
+
+
+def test_rotation_continues_across_imports(cli, tmp_path):
+    write_csv(tmp_path / "a.csv", lead_rows(2))
+    write_csv(tmp_path / "b.csv", lead_rows(4, start=2))
+    assert cli.json("import", "a.csv")["by_agent"] == {"aisyah": 1, "ben": 1}
+    assert cli.json("import", "b.csv")["by_agent"] == {"chitra": 2, "aisyah": 1, "ben": 1}
+
+
+def test_reimport_of_same_file_changes_nothing(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(3))
+    first = cli.json("import", "leads.csv")
+    events = len(ledger_rows("events"))
+    again = cli("import", "leads.csv")
+    assert again.exit_code == 0
+    assert f"already imported as batch {first['batch']}" in again.stdout
+    second = cli.json("import", "leads.csv")
+    assert second["already_imported"] is True and second["batch"] == first["batch"]
+    assert len(ledger_rows("events")) == events
+
+
+def test_force_reads_again_but_rows_still_deduplicate(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(3))
+    cli.json("import", "leads.csv")
+    out = cli.json("import", "leads.csv", "--force")
+    assert out["batch"] == 2 and out["imported"] == 0 and out["duplicates"] == 3
+    assert len(ledger_rows("leads")) == 3
+
+
+def test_dry_run_writes_nothing(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(3) + ["FB-X,No Contact,,,facebook,KL,residential"])
+    out = cli.json("import", "leads.csv", "--dry-run", code=1)
+    assert out["imported"] == 3 and out["rejected"] == 1 and out["dry_run"] is True
+    assert ledger_rows("leads") == [] and ledger_rows("events") == []
+    assert not (tmp_path / "leads.rejected.csv").exists()
+
+
+def test_rejected_rows_go_beside_the_file_with_a_reason_and_exit_1(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(2) + ["FB-X,Siti,n/a,siti@@mail,facebook,KL,residential"])
+    result = cli("import", "leads.csv", "--json")
+    assert result.exit_code == 1
+    rejects = tmp_path / "leads.rejected.csv"
+    text = rejects.read_text()
+    assert "reason" in text.splitlines()[0] and "Siti" in text and "n/a" in text
+    assert orjson.loads(result.stdout)["rejects_file"] == "leads.rejected.csv"
+
+
+def test_counts_add_up_with_duplicates_in_file_and_across_batches(cli, tmp_path):
+    rows = lead_rows(3) + [
+        # the same person as FB-0 written another way, and as FB-1 by email in other case
+        f"FB-100,Customer Zero,+60 12-300 0000,,instagram,KL,residential",
+        f"FB-101,Customer One,,C1@EXAMPLE.COM,web,KL,residential",
+    ]
+    write_csv(tmp_path / "a.csv", rows)
+    out = cli.json("import", "a.csv")
+    assert (out["rows"], out["imported"], out["duplicates"]) == (5, 3, 2)
+    write_csv(tmp_path / "b.csv", [f"WEB-9,Customer Two,6012{3000002}, ,web,KL,residential"])
+    out = cli.json("import", "b.csv")
+    assert (out["imported"], out["duplicates"]) == (0, 1)
+    shown = cli.json("show", "FB-2")
+    dup = [t for t in shown["timeline"] if t["type"] == "duplicate"]
+    assert dup and dup[0]["data"]["source"] == "web"
+    assert shown["agent"] is not None  # the owner stays
+
+
+def test_file_without_phone_or_email_column_is_refused_whole(cli, tmp_path):
+    (tmp_path / "bad.csv").write_text("Name,Address\nAli,Jalan 1\n")
+    result = cli("import", "bad.csv")
+    assert result.exit_code == 2
+    assert "Name" in result.stderr and "--map" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert ledger_rows("events") == []
+
+
+def test_map_option_reads_an_oddly_named_column(cli, tmp_path):
+    (tmp_path / "odd.csv").write_text("Customer,Hp\nAli,012-3456789\n")
+    out = cli.json("import", "odd.csv", "--map", "phone=Hp", "--map", "name=Customer")
+    assert out["imported"] == 1
+    assert cli.json("show", "1")["phone"] == "+60123456789"
+
+
+def test_nobody_eligible_means_the_lead_waits_in_the_queue(cli, tmp_path, rules):
+    rules.write_text(rules.read_text().replace("  - name: everyone\n    pool: all\n    strategy: round_robin\n", ""))
+    write_csv(tmp_path / "leads.csv", lead_rows(1))
+    out = cli.json("import", "leads.csv")
+    assert out["queued"] == 1 and out["assigned"] == 0
+    shown = cli.json("show", "1")
+    assert shown["agent"] is None and shown["queued_reason"] == "no rule matched"
+
+
+def test_source_option_fills_rows_without_a_source(cli, tmp_path):
+    (tmp_path / "walkins.csv").write_text("name,phone\nAli,012-3456789\n")
+    cli.json("import", "walkins.csv", "--source", "walk-in")
+    assert cli.json("show", "1")["source"] == "walk-in"
+
+
+def test_import_from_stdin(cli):
+    result = cli("import", "-", "--json", input=CSV_HEADER + f"FB-1,Ali,{phone(1)},,facebook,KL,residential\n")
+    assert result.exit_code == 0, result.stderr
+    assert cli.json("show", "FB-1")["name"] == "Ali"
+
+
+def test_unknown_lead_is_exit_2_with_one_line(cli):
+    result = cli("show", "999")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "999" in result.stderr
+
+
+def test_returning_customer_goes_back_to_the_previous_owner(cli, tmp_path):
+    import sqlite3
+
+    write_csv(tmp_path / "a.csv", lead_rows(1))
+    cli.json("import", "a.csv")
+    owner = cli.json("show", "1")["agent"]
+    with sqlite3.connect("leadshare.db") as conn:  # the lead was won (status changes come with the workflow)
+        conn.execute("UPDATE leads SET status = 'won' WHERE id = 1")
+    write_csv(tmp_path / "b.csv", [f"IG-1,Customer Again,{phone(0)},,instagram,KL,residential"])
+    out = cli.json("import", "b.csv")
+    assert out["imported"] == 1
+    again = cli.json("show", "IG-1")
+    assert again["agent"] == owner and again["rule"] == "returning customer"
