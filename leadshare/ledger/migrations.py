@@ -101,6 +101,25 @@ STEPS: list[str] = [
         current TEXT NOT NULL DEFAULT '{}'
     );
 
+    -- Notifications wait here, written in the same transaction as the event that caused them, until
+    -- `leadshare notify` delivers them; a delivered row is never sent again.
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        agent TEXT,
+        lead INTEGER,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try_at TEXT,
+        last_error TEXT,
+        delivered_at TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
+
+    CREATE INDEX events_type ON events (type, seq);
+
     CREATE TABLE leave (
         id INTEGER PRIMARY KEY,
         agent TEXT NOT NULL,

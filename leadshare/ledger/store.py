@@ -292,6 +292,15 @@ class Ledger:
             rows,
         )
 
+    # ---- notifications -------------------------------------------------------------------
+
+    def enqueue_notifications(self, rows: list[dict]) -> None:
+        """rows: {seq, created_at, kind, agent, lead, payload (dict)}; delivered later by `notify`."""
+        self.conn.executemany(
+            "INSERT INTO outbox (seq, created_at, kind, agent, lead, payload) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r["seq"], r["created_at"], r["kind"], r["agent"], r["lead"], ev.canonical(r["payload"]).decode()) for r in rows],
+        )
+
     # ---- reading the log -------------------------------------------------------------------
 
     def timeline(self, lead_id: int) -> list[dict]:
