@@ -1,0 +1,47 @@
+"""Layers are checked, not hoped for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+import typer
+
+from leadshare.cli import app
+
+PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.clock", "leadshare.contacts"]
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_modules_pull_in_no_terminal_or_database(module):
+    code = (
+        f"import sys, {module}; bad = [m for m in ('typer', 'rich', 'sqlite3', 'click') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"{module} imports {out}"
+
+
+def _commands(group: click.Group, prefix: str = ""):
+    for name, cmd in group.commands.items():
+        yield f"{prefix}{name}", cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, f"{prefix}{name} ")
+
+
+def test_every_command_has_help_text():
+    root = typer.main.get_command(app)
+    missing = [name for name, cmd in _commands(root) if not (cmd.help or "").strip()]
+    assert missing == []
+
+
+def test_help_starts_without_heavy_imports():
+    code = (
+        "import sys; from leadshare.cli import app; "
+        "heavy = [m for m in ('pydantic', 'phonenumbers', 'holidays', 'rich.table', 'sqlite_utils', 'jinja2') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

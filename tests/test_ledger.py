@@ -1,0 +1,133 @@
+"""The ledger file: created private, refuses strangers, append-only, and tamper-evident."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import lead_rows, write_csv
+
+
+def test_ledger_is_created_private_even_under_a_permissive_umask(cli):
+    old = os.umask(0o022)
+    try:
+        assert cli("init").exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat("leadshare.db").st_mode) == 0o600
+    assert cli("init").exit_code == 0  # idempotent
+
+
+def test_a_file_that_is_not_a_ledger_is_refused(cli, tmp_path):
+    (tmp_path / "notes.db").write_text("shopping list\n")
+    result = cli("--db", "notes.db", "init")
+    assert result.exit_code == 2 and "not a leadshare ledger" in result.stderr
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE t (x)")
+    result = cli("init", "--db", "other.db")
+    assert result.exit_code == 2 and "not a leadshare ledger" in result.stderr
+
+
+def test_a_ledger_from_a_newer_leadshare_is_refused_untouched(cli):
+    cli("init")
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("PRAGMA user_version = 99")
+    result = cli("init")
+    assert result.exit_code == 2 and "newer leadshare" in result.stderr
+
+
+def test_the_audit_log_refuses_update_and_delete(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(2))
+    cli.json("import", "leads.csv")
+    with sqlite3.connect("leadshare.db") as conn:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("UPDATE events SET agent = 'ben' WHERE seq = 2")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            conn.execute("DELETE FROM events WHERE seq = 3")
+
+
+def _import(cli, tmp_path, n=6):
+    write_csv(tmp_path / "leads.csv", lead_rows(n))
+    cli.json("import", "leads.csv")
+    out = cli.json("verify")
+    assert out["ok"] is True and out["problems"] == []
+    return out["events"]
+
+
+def _behind_the_triggers(sql: str, params=()):
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("DROP TRIGGER events_append_only_update")
+        conn.execute("DROP TRIGGER events_append_only_delete")
+        conn.execute(sql, params)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_verify_names_the_first_changed_event(cli, tmp_path, data):
+    if os.path.exists("leadshare.db"):
+        os.remove("leadshare.db")
+    events = _import(cli, tmp_path)
+    seq = data.draw(st.integers(1, events))
+    _behind_the_triggers("UPDATE events SET data = replace(data, '}', ',\"x\":1}') WHERE seq = ?", (seq,))
+    out = cli.json("verify", code=1)
+    assert out["ok"] is False and out["problems"][0].startswith(f"event {seq}:")
+
+
+def test_verify_catches_a_deleted_event(cli, tmp_path):
+    _import(cli, tmp_path)
+    _behind_the_triggers("DELETE FROM events WHERE seq = 3")
+    out = cli.json("verify", code=1)
+    assert "event 3: missing" in out["problems"][0]
+
+
+def test_verify_catches_a_changed_owner_in_the_projection(cli, tmp_path):
+    _import(cli, tmp_path)
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("UPDATE leads SET agent = 'chitra' WHERE id = 1")
+    result = cli("verify")
+    assert result.exit_code == 1 and "lead 1: agent" in result.stdout
+
+
+def test_verify_catches_a_changed_phone(cli, tmp_path):
+    _import(cli, tmp_path)
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("UPDATE leads SET phone = '+60111111111' WHERE id = 2")
+    assert "lead 2: name, phone or email changed" in " ".join(cli.json("verify", code=1)["problems"])
+
+
+def test_verify_catches_a_cut_off_tail_against_the_kept_head(cli, tmp_path):
+    _import(cli, tmp_path)
+    head = cli.json("verify")["head"]
+    _behind_the_triggers("DELETE FROM events WHERE seq = (SELECT max(seq) FROM events)")
+    with sqlite3.connect("leadshare.db") as conn:  # a careful tamperer also fixes the recorded head
+        conn.execute("DELETE FROM meta WHERE key = 'head'")
+    out = cli.json("verify", "--expect-head", head, code=1)
+    assert any("not the expected" in p for p in out["problems"])
+
+
+def test_verify_decisions_rederives_every_assignment(cli, tmp_path):
+    _import(cli, tmp_path, n=12)
+    assert cli.json("verify", "--decisions")["ok"] is True
+
+
+def test_console_script_runs_as_cron_would(rules, tmp_path):
+    """A real process, no terminal: JSON on stdout only, exit codes as the contract says."""
+    write_csv(tmp_path / "leads.csv", lead_rows(3) + ["X-1,Nobody,,,web,KL,residential"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_")}
+    env.update(LEADSHARE_DB=str(tmp_path / "cron.db"), LEADSHARE_RULES=str(rules), LEADSHARE_NOW="2026-11-25T03:00:00")
+    exe = os.path.join(os.path.dirname(sys.executable), "leadshare")
+    done = subprocess.run([exe, "import", str(tmp_path / "leads.csv"), "--json"], capture_output=True, text=True, env=env)
+    assert done.returncode == 1, done.stderr
+    import orjson
+
+    assert orjson.loads(done.stdout)["imported"] == 3
+    assert "\x1b[" not in done.stderr  # no progress bar or colour codes without a terminal
+    module = subprocess.run([sys.executable, "-m", "leadshare", "verify", "--json"], capture_output=True, text=True, env=env)
+    assert module.returncode == 0 and orjson.loads(module.stdout)["ok"] is True
