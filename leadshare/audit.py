@@ -23,7 +23,8 @@ from leadshare.services import personal_digest, row_digest, short_hash
 # The projection columns a replay rebuilds, compared lead by lead.
 REPLAYED = (
     "status", "agent", "rule", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "queued_reason",
-    "closed_at",
+    "closed_at", "first_contact_at", "sla_reassigns", "last_note_at", "status_at", "warned_at", "escalated_at",
+    "forgotten_at",
 )
 MAX_PROBLEMS = 50
 
@@ -86,7 +87,7 @@ def _replay(ledger: Ledger, report: Report) -> None:
                 if lead in leads:
                     report.add(f"event {seq}: creates lead {lead}, which already exists")
                 leads[lead] = dict.fromkeys(REPLAYED)
-                leads[lead]["status"] = data.get("status")
+                leads[lead].update(status=data.get("status"), sla_reassigns=0)
                 rows[lead] = data.get("row")
             state = leads.get(lead)
             if state is None:
@@ -108,6 +109,30 @@ def _replay(ledger: Ledger, report: Report) -> None:
                 rotation_last[data["rule"]] = agent
         elif type_ == "imported":
             imports[data["batch"]] = data
+        elif lead is not None and lead not in leads:
+            report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
+        elif type_ == "reassigned":
+            state = leads[lead]
+            state.update(agent=agent, assigned_at=at, sla_start=data.get("sla_start"), sla_due=data.get("sla_due"),
+                         warned_at=None, escalated_at=None)
+            if data.get("cands"):
+                state.update(rule=data["rule"], cands=data["cands"], decided_seq=seq)
+                rotation_last[data["rule"]] = agent
+            if data.get("sla"):
+                state["sla_reassigns"] += 1
+        elif type_ == "status":
+            state = leads[lead]
+            state.update(status=data["to"], status_at=at, closed_at=at if data.get("closed") else None)
+            if data.get("first_contact"):
+                state["first_contact_at"] = at
+        elif type_ == "note":
+            leads[lead]["last_note_at"] = at
+        elif type_ == "sla_warning":
+            leads[lead]["warned_at"] = at
+        elif type_ == "escalated":
+            leads[lead]["escalated_at"] = at
+        elif type_ == "forgotten":
+            leads[lead]["forgotten_at"] = at
 
     salt = ledger.salt
     stored_ids = set()
@@ -158,7 +183,7 @@ def _rederive(ledger: Ledger, report: Report) -> None:
     current: dict[str, dict[str, int]] = {}
     sets: dict[str, list] = {}
     for seq, _at, _actor, type_, lead, agent, data_text, _ in ledger.iter_events():
-        if type_ != "assigned":
+        if type_ not in ("assigned", "reassigned"):
             continue
         data = orjson.loads(data_text)
         strategy = data.get("strategy")

@@ -181,7 +181,8 @@ def _read(path: str) -> str:
     except FileNotFoundError:
         raise LeadshareError(f"rules file {path} not found", hint) from None
     except IsADirectoryError:
-        raise LeadshareError(f"rules file {path} is a folder, not a file", hint) from None
+        raise LeadshareError(f"rules file {path} is a folder, not a file",
+                             "point --rules / LEADSHARE_RULES at the YAML file itself") from None
     except PermissionError:
         raise LeadshareError(f"rules file {path} cannot be read: permission denied",
                              "give your user read access to it") from None
@@ -359,7 +360,8 @@ class _Recursive(Exception):
 def _yaml_error(e: yaml.YAMLError, text: str) -> Problem:
     if isinstance(e, yaml.reader.ReaderError):
         line = text.count("\n", 0, max(e.position, 0)) + 1
-        return line, f"invalid YAML: the file contains a control character ({e.character!r}); remove it"
+        code = e.character if isinstance(e.character, int) else ord(e.character)
+        return line, f"invalid YAML: the file contains the control character U+{code:04X}; remove it"
     if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
@@ -377,8 +379,8 @@ def _load_data(text: str) -> tuple[_Doc | None, Any, list[Problem]]:
     if len(text) > MAX_CHARS:
         return None, None, [(1, f"the file is larger than {MAX_CHARS // 1_000_000} MB; a rules file is a few "
                                 "kilobytes of YAML")]
-    too_many = (f"the file holds more than {MAX_NODES} values once its aliases (*name) are expanded; write the "
-                "values out instead of nesting aliases")
+    too_many = (f"the file holds more than {MAX_NODES} values once its aliases (*name) are expanded; a rules "
+                "file needs far fewer: write the values out instead of nesting aliases")
     try:
         loader = _Loader(text)
     except yaml.YAMLError as e:
@@ -402,6 +404,9 @@ def _load_data(text: str) -> tuple[_Doc | None, Any, list[Problem]]:
             return None, None, [(e.line, "an alias (*name) refers to the value that contains it; write the value out")]
         except RecursionError:
             return None, None, [(1, "the file is nested too deeply to be a rules file")]
+        if root.tag not in _SCALAR_TAGS | {_SEQ_TAG, _MAP_TAG}:
+            return None, None, [(root.start_mark.line + 1, f"the tag '{_tag_name(root.tag)}' is not allowed; the "
+                                                           "rules file is plain YAML (remove the tag)")]
         if not isinstance(root, yaml.MappingNode):
             kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
             return None, None, [(root.start_mark.line + 1,
@@ -496,13 +501,13 @@ def _non_negative(value: int) -> int:
 
 def _positive_number(value: float) -> float:
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be a number above 0 (got {_shown(value)})")
+        raise ValueError(f"must be a number above 0 (got {value:g})")
     return float(value)
 
 
 def _fraction(value: float) -> float:
     if not (0 <= value <= 1):
-        raise ValueError(f"must be between 0 and 1, e.g. 0.25 for 25% (got {_shown(value)})")
+        raise ValueError(f"must be between 0 and 1, e.g. 0.25 for 25% (got {value:g})")
     return float(value)
 
 
@@ -787,13 +792,15 @@ class _Notify(_Strict):
     smtp: _Smtp | None = None
     webhook: Annotated[str, AfterValidator(_url)] | None = None
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> "_Notify":
-        given = [k for k in ("command", "smtp", "webhook") if getattr(self, k) is not None]
-        if len(given) != 1:
-            got = f" (got {', '.join(given)})" if given else ""
-            raise ValueError(f"give exactly one channel: command, smtp or webhook{got}")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            given = [k for k in ("command", "smtp", "webhook") if data.get(k) is not None]
+            if len(given) != 1:
+                got = f" (got {', '.join(given)})" if given else ""
+                raise ValueError(f"give exactly one channel: command, smtp or webhook{got}")
+        return data
 
 
 class _Tier(_Strict):
@@ -959,7 +966,7 @@ def _cross_checks(data: dict, doc: _Doc) -> list[Problem]:
     # Agents: at least one, unique ids, known tiers, hours, phones.
     agents = data.get("agents")
     tiers = data.get("tiers")
-    tier_names = list(tiers) if isinstance(tiers, dict) else [] if tiers is None else None
+    tier_names = [t.strip() for t in tiers] if isinstance(tiers, dict) else [] if tiers is None else None
     region = data.get("phone_region", "MY")
     region = region.strip().upper() if isinstance(region, str) else "MY"
     if region not in phonenumbers.SUPPORTED_REGIONS:
@@ -1033,7 +1040,7 @@ def _cross_checks(data: dict, doc: _Doc) -> list[Problem]:
         for i, status in enumerate(require):
             if isinstance(status, str) and status.strip() and status.strip() not in status_names:
                 add(("require_note", i), f"'{status.strip()}' is not a status{_suggest(status.strip(), status_names)} "
-                                         f"(statuses: {', '.join(status_names)})")
+                                         f"(statuses: {', '.join(dict.fromkeys(status_names))})")
     return problems
 
 

@@ -75,6 +75,8 @@ STEPS: list[str] = [
         sla_reassigns INTEGER NOT NULL DEFAULT 0,
         last_note_at TEXT,
         status_at TEXT,
+        warned_at TEXT,
+        escalated_at TEXT,
         forgotten_at TEXT
     );
     CREATE INDEX leads_phone ON leads (phone_key) WHERE phone_key IS NOT NULL;
@@ -83,6 +85,7 @@ STEPS: list[str] = [
     CREATE INDEX leads_agent_status ON leads (agent, status);
     CREATE INDEX leads_queued ON leads (id) WHERE agent IS NULL;
     CREATE INDEX leads_assigned_at ON leads (assigned_at);
+    CREATE INDEX leads_sla ON leads (sla_due) WHERE first_contact_at IS NULL AND agent IS NOT NULL;
 
     CREATE TABLE notes (
         id INTEGER PRIMARY KEY,

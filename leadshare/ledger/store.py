@@ -292,6 +292,89 @@ class Ledger:
             rows,
         )
 
+    _UPDATABLE = frozenset(
+        ("status", "agent", "rule", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "first_contact_at",
+         "closed_at", "queued_reason", "sla_reassigns", "last_note_at", "status_at", "warned_at", "escalated_at")
+    )
+
+    def update_lead(self, lead_id: int, **columns: Any) -> None:
+        assert columns and set(columns) <= self._UPDATABLE, columns
+        sets = ", ".join(f"{c} = ?" for c in columns)
+        self.conn.execute(f"UPDATE leads SET {sets} WHERE id = ?", [*columns.values(), lead_id])
+
+    def add_note(self, lead_id: int, seq: int, at: str, author: str, text: str) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO notes (lead, seq, at, author, text) VALUES (?, ?, ?, ?, ?)", (lead_id, seq, at, author, text)
+        )
+        return cur.lastrowid
+
+    def next_note_id(self) -> int:
+        return (self.scalar("SELECT max(id) FROM notes") or 0) + 1
+
+    def past_owners(self, lead_id: int) -> list[str]:
+        """Every agent who has owned the lead, oldest first."""
+        rows = self.conn.execute(
+            "SELECT agent FROM events WHERE lead = ? AND type IN ('assigned', 'reassigned') AND agent IS NOT NULL ORDER BY seq",
+            (lead_id,),
+        )
+        seen: list[str] = []
+        for (agent,) in rows:
+            if agent not in seen:
+                seen.append(agent)
+        return seen
+
+    def breached(self, now: str, closed: Sequence[str]) -> list[dict]:
+        """Open, owned leads not contacted by their SLA due time."""
+        marks = ",".join("?" * len(closed))
+        return self.query(
+            f"SELECT * FROM leads WHERE first_contact_at IS NULL AND agent IS NOT NULL AND sla_due IS NOT NULL "
+            f"AND sla_due <= ? AND status NOT IN ({marks}) AND forgotten_at IS NULL ORDER BY sla_due, id",
+            [now, *closed],
+        )
+
+    def open_leads_of(self, agent: str, closed: Sequence[str]) -> list[dict]:
+        marks = ",".join("?" * len(closed))
+        return self.query(f"SELECT * FROM leads WHERE agent = ? AND status NOT IN ({marks}) ORDER BY id", [agent, *closed])
+
+    # ---- leave -----------------------------------------------------------------------------
+
+    def add_leave(self, agent: str, start: str, end: str, reason: str | None) -> int:
+        cur = self.conn.execute("INSERT INTO leave (agent, start, end, reason) VALUES (?, ?, ?, ?)", (agent, start, end, reason))
+        return cur.lastrowid
+
+    def cancel_leave(self, leave_id: int, at: str) -> None:
+        self.conn.execute("UPDATE leave SET cancelled_at = ? WHERE id = ?", (at, leave_id))
+
+    def leave(self, include_cancelled: bool = False) -> list[dict]:
+        sql = "SELECT * FROM leave" + ("" if include_cancelled else " WHERE cancelled_at IS NULL")
+        return self.query(sql + " ORDER BY start, id")
+
+    # ---- personal data ---------------------------------------------------------------------
+
+    def erase_personal(self, lead_id: int, at: str) -> None:
+        """Blank a customer's personal fields everywhere they are kept, and scrub the freed pages."""
+        self.conn.execute("PRAGMA secure_delete = ON")
+        self.conn.execute(
+            "UPDATE leads SET name = NULL, phone = NULL, email = NULL, phone_key = NULL, email_key = NULL, "
+            "forgotten_at = ? WHERE id = ?",
+            (at, lead_id),
+        )
+        self.conn.execute("UPDATE notes SET text = NULL WHERE lead = ?", (lead_id,))
+        self.conn.execute("UPDATE outbox SET payload = '{}' WHERE lead = ?", (lead_id,))
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def backup_to(self, target: str) -> None:
+        _create_private(target)
+        dest = sqlite3.connect(target)
+        try:
+            with dest:
+                self.conn.backup(dest)
+        finally:
+            dest.close()
+
     # ---- notifications -------------------------------------------------------------------
 
     def enqueue_notifications(self, rows: list[dict]) -> None:

@@ -1,0 +1,105 @@
+"""The team: `agents`, `leave add|list|cancel`, `backup`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from leadshare.cli import app
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, open_ledger, session, table, where
+from leadshare.errors import LeadshareError
+
+leave_app = typer.Typer(help="Leave recorded in the ledger, on top of leave in the rules file.", no_args_is_help=True)
+app.add_typer(leave_app, name="leave")
+
+
+@app.command("agents")
+def agents(
+    ctx: typer.Context,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """The roster now: available or why not, open load / capacity, tier, weight, next time on duty."""
+    from leadshare import roster
+
+    s = session(where(ctx, db, rules, as_))
+    data = roster.roster(s)
+
+    def render() -> None:
+        console().print(table(
+            f"team at {s.now:%a %Y-%m-%d %H:%M} ({s.team.timezone})",
+            ["agent", "name", "available", "open", "capacity", "tier", "weight", "next on duty"],
+            [[a["id"], a["name"], "yes" if a["available"] else f"no: {a['reason']}", a["open"],
+              "-" if a["capacity"] is None else a["capacity"], a["tier"] or "-", a["weight"], a["next_on_duty_local"] or "-"] for a in data],
+        ))
+
+    emit(data, json_, render)
+
+
+@leave_app.command("add")
+def leave_add(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help="Agent id.")],
+    start: Annotated[str, typer.Argument(metavar="FROM", help="First day of leave, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Argument(metavar="TO", help="Last day of leave, YYYY-MM-DD.")],
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (shown in the roster and the log).")] = None,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Record leave: the agent gets no new leads from FROM to TO (inclusive)."""
+    from leadshare import workflow
+
+    out = workflow.add_leave(session(where(ctx, db, rules, as_)), agent, start, end, reason)
+    emit(out, json_, lambda: console().print(f"leave {out['id']}: {agent} {out['from']} to {out['to']}"))
+
+
+@leave_app.command("list")
+def leave_list(
+    ctx: typer.Context,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """All leave: from the rules file and from the ledger."""
+    from leadshare import workflow
+
+    data = workflow.list_leave(session(where(ctx, db, rules, as_)))
+    emit(data, json_, lambda: console().print(table("leave", ["id", "agent", "from", "to", "reason", "origin"],
+                                                     [[r["id"] or "-", r["agent"], r["from"], r["to"], r["reason"], r["origin"]] for r in data])))
+
+
+@leave_app.command("cancel")
+def leave_cancel(
+    ctx: typer.Context,
+    leave_id: Annotated[int, typer.Argument(metavar="ID", help="The id shown by `leave list`.")],
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Cancel leave recorded in the ledger."""
+    from leadshare import workflow
+
+    out = workflow.cancel_leave(session(where(ctx, db, rules, as_)), leave_id)
+    console().print(f"leave {out['id']} of {out['agent']} cancelled")
+
+
+@app.command("backup")
+def backup(
+    ctx: typer.Context,
+    target: Annotated[Path, typer.Argument(metavar="FILE", help="Where the copy goes (must not exist).")],
+    db: DbOption = None,
+) -> None:
+    """A consistent online copy of the ledger (safe while others write)."""
+    w = where(ctx, db)
+    if target.exists():
+        raise LeadshareError(f"{target}: already exists", "choose a new file name; a backup never overwrites")
+    ledger = open_ledger(w)
+    ledger.backup_to(str(target))
+    console().print(f"backed up {w.db} to {target} ({ledger.event_count()} events)")

@@ -1,0 +1,213 @@
+"""Working a lead: `add`, `note`, `status`, `reassign`, `sweep`, `explain`, `forget`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from leadshare.cli import app
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, session, table, where
+from leadshare.errors import LeadshareError
+
+NotifyOption = Annotated[bool, typer.Option("--notify", help="Deliver the notifications right after committing.")]
+
+
+def deliver_if_asked(s, notify: bool) -> None:
+    if notify:
+        from leadshare.notify import deliver_pending
+
+        result = deliver_pending(s.ledger, s.team, s.now)
+        console(stderr=True).print(f"notifications: {result['delivered']} delivered, {result['failed']} failed, {result['pending']} pending")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="The customer's name.")],
+    phone: Annotated[Optional[str], typer.Option("--phone", help="Phone, any common way of writing it.")] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="Email address.")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Where the lead came from (walk-in, call, ...).")] = None,
+    field: Annotated[Optional[list[str]], typer.Option("--field", help="KEY=VALUE: a lead field the rules can test (region=KL, product=commercial); repeatable.")] = None,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Record one lead by hand (a walk-in, a call): same checks, duplicates and rules as an import."""
+    from leadshare import services
+
+    fields = {}
+    for item in field or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise LeadshareError(f"--field {item}: expected KEY=VALUE", "for example --field region=KL")
+        fields[key.strip()] = value.strip()
+    s = session(where(ctx, db, rules, as_))
+    result = services.add_lead(s, name, phone, email, source, fields)
+    for w in result.pop("warnings"):
+        console(stderr=True).print(f"warning: {w}")
+
+    def render() -> None:
+        if result["duplicate_of"]:
+            console().print(f"already a lead: {result['duplicate_of']} (recorded as a duplicate; its owner keeps it)")
+        elif result["queued"]:
+            console().print(f"lead {result['id']} is waiting in the queue (see `leadshare explain {result['id']}`)")
+        else:
+            console().print(f"lead {result['id']} goes to {result['agent']}")
+
+    emit(result, json_, render)
+
+
+@app.command("note")
+def note(
+    ctx: typer.Context,
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    text: Annotated[str, typer.Argument(help="The note, in quotes.")],
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Append a shared note to a lead's timeline."""
+    from leadshare import workflow
+
+    out = workflow.add_note(session(where(ctx, db, rules, as_)), lead, text)
+    console().print(f"noted on lead {out['lead']}")
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    new_status: Annotated[str, typer.Argument(metavar="STATUS", help="A status of the pipeline.")],
+    note: Annotated[Optional[str], typer.Option("--note", help="What happened (some statuses require one).")] = None,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Move a lead in the pipeline."""
+    from leadshare import workflow
+
+    out = workflow.change_status(session(where(ctx, db, rules, as_)), lead, new_status, note)
+    console().print(f"lead {out['lead']}: {out['from']} -> {out['to']}")
+
+
+@app.command("reassign")
+def reassign(
+    ctx: typer.Context,
+    lead: Annotated[Optional[str], typer.Argument(help="Lead id or external id (or use --from).")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="The new owner.")] = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="Move all open leads of this agent (departure, long leave).")] = None,
+    by_rules: Annotated[bool, typer.Option("--by-rules", help="With --from: spread the leads through the normal rules.")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why; it goes on each lead's timeline.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --from: show who would get what; change nothing.")] = False,
+    json_: JsonOption = False,
+    notify: NotifyOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Hand a lead over, or move all of an agent's open leads (the notes travel with them)."""
+    from leadshare import workflow
+
+    if not reason:
+        raise LeadshareError("a handover needs --reason", 'for example --reason "customer speaks Tamil"')
+    s = session(where(ctx, db, rules, as_))
+    if from_ is not None:
+        if lead is not None:
+            raise LeadshareError("give a LEAD or --from AGENT, not both", "--from moves all of that agent's open leads")
+        result = workflow.reassign_all(s, from_, to, by_rules, reason, dry_run=dry_run)
+
+        def render() -> None:
+            verb = "would move" if dry_run else "moved"
+            console().print(f"{verb} {result['moved']} open leads of {from_}" + (f"; {result['stayed']} found nobody eligible and stay" if result["stayed"] else ""))
+            if result["leads"]:
+                console().print(table(None, ["lead", "to"], [[p["lead"], p["to"] or f"(stays: {p.get('reason')})"] for p in result["leads"]]))
+
+        emit(result, json_, render)
+    else:
+        if lead is None or to is None or by_rules or dry_run:
+            raise LeadshareError("reassign LEAD --to AGENT --reason TEXT, or reassign --from AGENT (--to AGENT | --by-rules) --reason TEXT",
+                                 "see `leadshare reassign --help`")
+        result = workflow.reassign(s, lead, to, reason)
+        emit(result, json_, lambda: console().print(f"lead {result['lead']}: {result['from']} -> {result['to']}"))
+    if not dry_run:
+        deliver_if_asked(s, notify)
+
+
+@app.command("sweep")
+def sweep(
+    ctx: typer.Context,
+    json_: JsonOption = False,
+    notify: NotifyOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """SLA check (cron, every few minutes): move or escalate leads not contacted in time."""
+    from leadshare import workflow
+
+    s = session(where(ctx, db, rules, as_))
+    result, code = workflow.sweep(s)
+    deliver_if_asked(s, notify)
+    emit(result, json_, lambda: console().print(
+        f"checked {result['checked']} overdue leads: {result['reassigned']} reassigned, {result['escalated']} escalated, {result['warned']} warned"))
+    raise typer.Exit(code)
+
+
+@app.command("explain")
+def explain(
+    ctx: typer.Context,
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Why this lead went to this agent: the rule, every candidate and why not, as decided then."""
+    from leadshare import workflow
+    from leadshare.cli.leads import optional_team
+
+    w = where(ctx, db, rules, as_)
+    team = optional_team(w)
+    out = workflow.explain(open_ledger(w), lead)
+
+    def render() -> None:
+        c = console()
+        tz = team.timezone if team else None
+        who = out["agent"] or f"nobody yet: waiting ({out['queued_reason']})"
+        c.print(f"lead {out['lead']} {out['external_id'] or ''} -> {who}")
+        if out["kind"]:
+            c.print(f"  {out['kind']} at {local_time(out['decided_at'], tz)} by {out.get('decided_by')}; rule '{out['rule']}' ({out['strategy'] or '-'}); rules version {str(out['rules_version'])[:12]}")
+        for sk in out["skipped"]:
+            c.print(f"  rule '{sk['rule']}' did not decide: {sk['why']}")
+        if out["candidates"]:
+            c.print(table("candidates", ["agent", "eligible", "why not", "weight"],
+                          [[x["agent"], "yes" if x["eligible"] else "no", x["reason"] or "", x["weight"]] for x in out["candidates"]]))
+        if out["state"]:
+            st = out["state"]
+            if "current" in st:
+                c.print("  weighted round-robin values before this lead: " + ", ".join(f"{a} {v / 1000:g}" for a, v in st["current"].items()))
+            if "start" in st:
+                c.print(f"  rotation: last chosen {st.get('last') or '(nobody yet)'}, so the turn started at {st['start']}")
+            if "loads" in st:
+                c.print("  open leads then: " + ", ".join(f"{a} {n}/{st.get('capacities', {}).get(a, '-')}" for a, n in st["loads"].items()))
+        for h in out.get("handoffs", []):
+            c.print(f"  then handed from {h.get('from')} to {h.get('to')} by {h['by']}: {h.get('reason')}")
+
+    emit(out, json_, render)
+
+
+@app.command("forget")
+def forget(
+    ctx: typer.Context,
+    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Erase a customer's personal fields, keeping the audit chain verifiable (manager only)."""
+    from leadshare import workflow
+
+    out = workflow.forget(session(where(ctx, db, rules, as_)), lead)
+    console().print(f"lead {out['lead']}: name, phone, email and notes erased; the audit chain still verifies")

@@ -1,0 +1,434 @@
+"""Use cases after a lead has an owner: notes, statuses, handoffs, SLA sweeps, leave, forgetting.
+
+Like services.py, each function is one ledger transaction. Guardrails go by the acting identity
+(`--as`): they guard against mistakes, not against someone who can edit the file.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from leadshare import clock, engine
+from leadshare.errors import EXIT_ATTENTION, LeadshareError, NotFound, Refused
+from leadshare.ledger.events import NewEvent
+from leadshare.services import Session, _Decider, find_agent, find_lead, lead_fields, record_rules, short_hash
+
+import orjson
+
+
+# ---- who may do what -------------------------------------------------------------------------
+
+
+def _is_manager(s: Session) -> bool:
+    if s.actor == "system":
+        return True
+    agent = s.team.agent(s.actor)
+    return agent is not None and agent.is_manager
+
+
+def _may_touch(s: Session, lead: dict, action: str) -> None:
+    """An agent may note and move only their own leads; managers and cron (system) any."""
+    if _is_manager(s) or lead["agent"] == s.actor:
+        return
+    owner = lead["agent"] or "nobody (it is queued)"
+    raise Refused(f"lead {lead['id']} belongs to {owner}; {s.actor} may not {action} it", "ask its owner or a manager")
+
+
+def _need_manager(s: Session, action: str) -> None:
+    if not _is_manager(s):
+        managers = ", ".join(a.id for a in s.team.agents if a.is_manager) or "none in the rules file"
+        raise Refused(f"{s.actor} is not a manager; {action} takes a manager", f"managers: {managers}")
+
+
+def _open(s: Session, lead: dict) -> bool:
+    return lead["status"] not in s.team.closed_statuses
+
+
+# ---- notifications ---------------------------------------------------------------------------
+
+
+def notification(s: Session, kind: str, lead: dict, agent_id: str, text: str, sla_due: str | None = None) -> dict:
+    """One outbox payload: enough for a WhatsApp, SMS or mail bridge to tell the agent what to do."""
+    agent = s.team.agent(agent_id)
+    return {
+        "kind": kind,
+        "at": s.at,
+        "lead": lead["id"],
+        "external_id": lead.get("external_id"),
+        "agent": agent_id,
+        "agent_name": agent.name if agent else agent_id,
+        "to_email": agent.email if agent else None,
+        "to_phone": agent.phone if agent else None,
+        "text": text,
+        "customer": {"name": lead.get("name"), "phone": lead.get("phone"), "email": lead.get("email")},
+        "source": lead.get("source"),
+        "region": lead.get("region"),
+        "sla_due": sla_due,
+    }
+
+
+def _enqueue(s: Session, items: list[tuple[int, dict]]) -> None:
+    """(seq, payload) pairs into the outbox, when the team has a channel to deliver them through."""
+    if s.team.notify is None or not items:
+        return
+    s.ledger.enqueue_notifications(
+        [{"seq": seq, "created_at": s.at, "kind": p["kind"], "agent": p["agent"], "lead": p["lead"], "payload": p} for seq, p in items]
+    )
+
+
+# ---- notes and statuses ----------------------------------------------------------------------
+
+
+def _note_event(s: Session, lead: dict, text: str, **extra) -> NewEvent:
+    return NewEvent("note", lead=lead["id"], agent=lead["agent"], data={"digest": short_hash([s.ledger.salt.hex(), text]).hex(), **extra})
+
+
+def _write_note(s: Session, lead: dict, text: str, seq: int) -> None:
+    s.ledger.add_note(lead["id"], seq, s.at, s.actor, text)
+    s.ledger.update_lead(lead["id"], last_note_at=s.at)
+
+
+def _clean_text(text: str, what: str) -> str:
+    text = " ".join((text or "").split()) if "\n" not in (text or "") else (text or "").strip()
+    if not text:
+        raise LeadshareError(f"the {what} is empty", f"write the {what} in quotes after the lead")
+    return text
+
+
+def add_note(s: Session, ref: str, text: str) -> dict:
+    text = _clean_text(text, "note")
+    with s.ledger.write():
+        lead = find_lead(s.ledger, ref)
+        _may_touch(s, lead, "note")
+        (seq,) = s.ledger.append([_note_event(s, lead, text)], at=s.at, actor=s.actor)
+        _write_note(s, lead, text, seq)
+    return {"lead": lead["id"], "seq": seq}
+
+
+def contacted_statuses(statuses: tuple[str, ...]) -> set[str]:
+    """Statuses that mean the customer was reached: `contacted` and every step after it (real
+    pipelines skip steps), or every step after the first when there is no `contacted`."""
+    if "contacted" in statuses:
+        after = statuses[statuses.index("contacted") :]
+    else:
+        after = statuses[1:]
+    return {x for x in after if x != "lost"}
+
+
+def change_status(s: Session, ref: str, status: str, note: str | None = None) -> dict:
+    status = status.strip().lower()
+    team = s.team
+    if status not in team.statuses:
+        raise Refused(f"'{status}' is not a status of the pipeline", "statuses: " + ", ".join(team.statuses))
+    note = _clean_text(note, "note") if note is not None else None
+    with s.ledger.write():
+        lead = find_lead(s.ledger, ref)
+        _may_touch(s, lead, "move")
+        if lead["forgotten_at"]:
+            raise Refused(f"lead {lead['id']} was forgotten", "a forgotten lead keeps its last status")
+        old = lead["status"]
+        if old == status:
+            raise Refused(f"lead {lead['id']} is already {status}", "nothing to change")
+        if not _open(s, lead) and not _is_manager(s):
+            raise Refused(f"lead {lead['id']} is {old}; reopening a closed lead takes a manager", "ask a manager to reopen it")
+        if status in team.require_note and note is None:
+            since = lead["status_at"] or lead["assigned_at"] or lead["created_at"]
+            if not lead["last_note_at"] or lead["last_note_at"] < since:
+                raise Refused(
+                    f"moving lead {lead['id']} to {status} needs a note",
+                    f"add --note \"what happened\" (or `leadshare note {lead['id']} ...` first)",
+                )
+        events = []
+        if note is not None:
+            events.append(_note_event(s, lead, note))
+        changes: dict = {"status": status, "status_at": s.at}
+        if lead["first_contact_at"] is None and status in contacted_statuses(team.statuses):
+            changes["first_contact_at"] = s.at
+        changes["closed_at"] = s.at if status in team.closed_statuses else None
+        # the event says what it stamped, so a replay needs no rules file
+        data = {"from": old, "to": status, "closed": status in team.closed_statuses,
+                "first_contact": "first_contact_at" in changes}
+        events.append(NewEvent("status", lead=lead["id"], agent=lead["agent"], data=data))
+        seqs = s.ledger.append(events, at=s.at, actor=s.actor)
+        if note is not None:
+            _write_note(s, lead, note, seqs[0])
+        s.ledger.update_lead(lead["id"], **changes)
+    return {"lead": lead["id"], "from": old, "to": status}
+
+
+# ---- handoffs ---------------------------------------------------------------------------------
+
+
+def reassign(s: Session, ref: str, to: str, reason: str) -> dict:
+    reason = _clean_text(reason, "reason")
+    target = find_agent(s.team, to)
+    if not target.active:
+        raise Refused(f"{to} is inactive and takes no leads", "choose an active agent")
+    with s.ledger.write():
+        lead = find_lead(s.ledger, ref)
+        if lead["agent"] != s.actor:
+            _need_manager(s, "reassigning someone else's lead")
+        if not _open(s, lead):
+            raise Refused(f"lead {lead['id']} is {lead['status']}; only open leads are handed over", "reopen it first")
+        if lead["agent"] == to:
+            raise Refused(f"lead {lead['id']} already belongs to {to}", "nothing to change")
+        moved = _move(s, [(lead, to, {"sla": False, "by_rules": False})], reason)
+    return moved[0]
+
+
+def _move(s: Session, moves: list[tuple[dict, str, dict]], reason: str, decider: _Decider | None = None) -> list[dict]:
+    """Write handoffs: a note with the reason, the reassigned event, a fresh SLA, a notification."""
+    decider = decider or _Decider(s)
+    events: list[NewEvent] = []
+    for lead, to, extra in moves:
+        sla_start, sla_due = decider.sla(to)
+        events.append(_note_event(s, lead, reason, handoff=True))
+        events.append(
+            NewEvent(
+                "reassigned",
+                lead=lead["id"],
+                agent=to,
+                data={"from": lead["agent"], "to": to, "reason": reason, "sla_start": sla_start, "sla_due": sla_due, **extra},
+            )
+        )
+    seqs = s.ledger.append(events, at=s.at, actor=s.actor)
+    out, outbox = [], []
+    for i, (lead, to, extra) in enumerate(moves):
+        note_seq, seq = seqs[2 * i], seqs[2 * i + 1]
+        _write_note(s, lead, reason, note_seq)
+        sla_start, sla_due = decider.sla(to)
+        changes: dict = {"agent": to, "assigned_at": s.at, "sla_start": sla_start, "sla_due": sla_due,
+                         "warned_at": None, "escalated_at": None}
+        if extra.get("cands"):
+            changes.update(rule=extra["rule"], cands=bytes.fromhex(extra["cands"]), decided_seq=seq)
+        if extra.get("sla"):
+            changes["sla_reassigns"] = lead["sla_reassigns"] + 1
+        s.ledger.update_lead(lead["id"], **changes)
+        outbox.append((seq, notification(s, "reassigned", lead, to, f"Lead {lead['id']} ({lead.get('name') or 'customer'}) "
+                                         f"was handed to you from {lead['agent']}: {reason}", sla_due)))
+        out.append({"lead": lead["id"], "from": lead["agent"], "to": to})
+    _enqueue(s, outbox)
+    return out
+
+
+def _rule_choice(s: Session, decider: _Decider, lead: dict, exclude: list[str], why: str):
+    """A new owner by the rules, never one of `exclude`; (agent or None, decision extra data)."""
+    away = dict(decider.situation.away)
+    for agent in exclude:
+        away[agent] = why
+    decider.situation = engine.Situation(
+        away=away, off_duty=decider.situation.off_duty, loads=decider.loads, after_hours_assign=decider.situation.after_hours_assign
+    )
+    fields = lead_fields(lead["external_id"], lead["source"], lead["region"], orjson.loads(lead["attrs"]))
+    decision, cands = decider.decide(fields, None)
+    if decision.agent is None:
+        return None, {"reason": decision.queued_reason}
+    extra = {"rule": decision.rule, "strategy": decision.strategy, "cands": cands.hex() if cands else None,
+             "state": dict(decision.state), "rules": s.team.content_hash}
+    return decision.agent, extra
+
+
+def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, reason: str, dry_run: bool = False) -> dict:
+    """Move every open lead of an agent who leaves or goes on long leave, in one transaction."""
+    reason = _clean_text(reason, "reason")
+    _need_manager(s, "moving all of an agent's leads")
+    if (to is None) == (not by_rules):
+        raise LeadshareError("say where the leads go: --to AGENT or --by-rules", "one of the two, not both")
+    if to is not None:
+        target = find_agent(s.team, to)
+        if not target.active:
+            raise Refused(f"{to} is inactive and takes no leads", "choose an active agent")
+        if to == from_agent:
+            raise Refused("--from and --to name the same agent", "choose another agent")
+    plan: list[dict] = []
+
+    class _Rollback(Exception):
+        pass
+
+    try:
+        with s.ledger.write():
+            events = record_rules(s)
+            if events:
+                s.ledger.append(events, at=s.at, actor=s.actor)
+            leads = s.ledger.open_leads_of(from_agent, s.team.closed_statuses)
+            if not leads and s.team.agent(from_agent) is None:
+                find_agent(s.team, from_agent)
+            decider = _Decider(s)
+            moves, stuck = [], []
+            for lead in leads:
+                if to is not None:
+                    moves.append((lead, to, {"sla": False, "by_rules": False}))
+                    plan.append({"lead": lead["id"], "from": from_agent, "to": to})
+                    continue
+                agent, extra = _rule_choice(s, decider, lead, [from_agent], f"handing over from {from_agent}")
+                if agent is None:
+                    stuck.append(lead["id"])
+                    plan.append({"lead": lead["id"], "from": from_agent, "to": None, "reason": extra["reason"]})
+                    continue
+                moves.append((lead, agent, {"sla": False, "by_rules": True, **extra}))
+                plan.append({"lead": lead["id"], "from": from_agent, "to": agent})
+            if moves:
+                _move(s, moves, reason, decider)
+                decider.save()
+            if dry_run:
+                raise _Rollback
+    except _Rollback:
+        pass
+    moved = sum(1 for p in plan if p["to"])
+    return {"moved": moved, "stayed": len(plan) - moved, "dry_run": dry_run, "leads": plan}
+
+
+# ---- SLA sweep --------------------------------------------------------------------------------
+
+
+def sweep(s: Session) -> tuple[dict, int]:
+    """Leads not contacted in time move on by the rules (never back to someone who had them), or
+    escalate to the managers after `max_reassign`; `on_breach: notify` only warns. Idempotent at
+    one moment: a moved lead has a fresh SLA, and a warned or escalated lead is marked."""
+    team = s.team
+    checked = reassigned = escalated = warned = 0
+    with s.ledger.write():
+        events = record_rules(s)
+        if events:
+            s.ledger.append(events, at=s.at, actor=s.actor)
+        decider = _Decider(s)
+        for lead in s.ledger.breached(s.at, team.closed_statuses):
+            checked += 1
+            if team.sla.on_breach == "notify":
+                if lead["warned_at"]:
+                    continue
+                (seq,) = s.ledger.append(
+                    [NewEvent("sla_warning", lead=lead["id"], agent=lead["agent"], data={"sla_due": lead["sla_due"]})], at=s.at, actor=s.actor
+                )
+                s.ledger.update_lead(lead["id"], warned_at=s.at)
+                _enqueue(s, [(seq, notification(s, "sla_warning", lead, lead["agent"],
+                                                f"Lead {lead['id']} was due for first contact at {lead['sla_due']}", lead["sla_due"]))])
+                warned += 1
+                continue
+            if lead["escalated_at"]:
+                continue
+            agent = None
+            if lead["sla_reassigns"] < team.sla.max_reassign:
+                past = s.ledger.past_owners(lead["id"])
+                agent, extra = _rule_choice(s, decider, lead, past, "already had this lead")
+            if agent is not None:
+                decider.loads[lead["agent"]] = max(0, decider.loads.get(lead["agent"], 0) - 1)
+                _move(s, [(lead, agent, {"sla": True, "by_rules": True, **extra})],
+                      f"not contacted by {lead['sla_due']} (SLA {team.sla.first_contact})", decider)
+                reassigned += 1
+                continue
+            managers = [a.id for a in team.agents if a.is_manager and a.active]
+            why = ("reassigned the most times allowed" if lead["sla_reassigns"] >= team.sla.max_reassign
+                   else "nobody else is eligible")
+            (seq,) = s.ledger.append(
+                [NewEvent("escalated", lead=lead["id"], agent=lead["agent"],
+                          data={"to": managers, "reason": why, "sla_due": lead["sla_due"], "sla_reassigns": lead["sla_reassigns"]})],
+                at=s.at, actor=s.actor,
+            )
+            s.ledger.update_lead(lead["id"], escalated_at=s.at)
+            _enqueue(s, [(seq, notification(s, "escalated", lead, m,
+                                            f"Lead {lead['id']} escalated: not contacted by {lead['sla_due']}; {why}")) for m in managers])
+            escalated += 1
+        decider.save()
+    result = {"checked": checked, "reassigned": reassigned, "escalated": escalated, "warned": warned}
+    return result, EXIT_ATTENTION if escalated else 0
+
+
+# ---- leave ------------------------------------------------------------------------------------
+
+
+def _day(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise LeadshareError(f"{what} '{text}' is not a date", "write it as YYYY-MM-DD") from None
+
+
+def add_leave(s: Session, agent_id: str, start: str, end: str, reason: str | None) -> dict:
+    find_agent(s.team, agent_id)
+    if s.actor != agent_id:
+        _need_manager(s, "recording someone else's leave")
+    first, last = _day(start, "FROM"), _day(end, "TO")
+    if last < first:
+        raise LeadshareError(f"leave ends ({last}) before it starts ({first})", "give FROM then TO")
+    with s.ledger.write():
+        leave_id = s.ledger.add_leave(agent_id, first.isoformat(), last.isoformat(), reason)
+        s.ledger.append([NewEvent("leave_added", agent=agent_id, data={"id": leave_id, "from": first.isoformat(),
+                                                                        "to": last.isoformat(), "reason": reason})],
+                        at=s.at, actor=s.actor)
+    return {"id": leave_id, "agent": agent_id, "from": first.isoformat(), "to": last.isoformat(), "reason": reason}
+
+
+def cancel_leave(s: Session, leave_id: int) -> dict:
+    with s.ledger.write():
+        rows = [r for r in s.ledger.leave() if r["id"] == leave_id]
+        if not rows:
+            raise NotFound(f"no leave {leave_id} to cancel", "see `leadshare leave list` (leave from the rules file is changed there)")
+        row = rows[0]
+        if s.actor != row["agent"]:
+            _need_manager(s, "cancelling someone else's leave")
+        s.ledger.cancel_leave(leave_id, s.at)
+        s.ledger.append([NewEvent("leave_cancelled", agent=row["agent"], data={"id": leave_id})], at=s.at, actor=s.actor)
+    return {"id": leave_id, "agent": row["agent"], "cancelled": True}
+
+
+def list_leave(s: Session) -> list[dict]:
+    out = [
+        {"id": None, "agent": a.id, "from": f.isoformat(), "to": t.isoformat(), "reason": None, "origin": "rules"}
+        for a in s.team.agents
+        for f, t in a.leave
+    ]
+    out += [
+        {"id": r["id"], "agent": r["agent"], "from": r["start"], "to": r["end"], "reason": r["reason"], "origin": "ledger"}
+        for r in s.ledger.leave()
+    ]
+    return sorted(out, key=lambda r: (r["from"], r["agent"]))
+
+
+# ---- personal data ----------------------------------------------------------------------------
+
+
+def forget(s: Session, ref: str) -> dict:
+    _need_manager(s, "forgetting a customer")
+    if s.actor == "system":
+        raise Refused("forgetting a customer needs a named manager", "pass --as MANAGER_ID")
+    with s.ledger.write():
+        lead = find_lead(s.ledger, ref)
+        if lead["forgotten_at"]:
+            raise Refused(f"lead {lead['id']} was already forgotten", "nothing to erase")
+        s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data={})], at=s.at, actor=s.actor)
+        s.ledger.erase_personal(lead["id"], s.at)
+    s.ledger.checkpoint()
+    return {"lead": lead["id"], "forgotten": True}
+
+
+def explain(ledger, ref: str) -> dict:
+    """The decision stored when the lead got its current owner (or was queued), never recomputed."""
+    lead = find_lead(ledger, ref)
+    out: dict = {"lead": lead["id"], "external_id": lead["external_id"], "agent": lead["agent"], "rule": lead["rule"],
+                 "strategy": None, "candidates": [], "skipped": [], "state": {}, "queued_reason": lead["queued_reason"],
+                 "rules_version": None, "decided_at": None, "kind": None}
+    if lead["decided_seq"] is None:
+        return out
+    event = ledger.query("SELECT seq, at, type, actor, agent, data FROM events WHERE seq = ?", (lead["decided_seq"],))[0]
+    data = orjson.loads(event["data"])
+    out.update(strategy=data.get("strategy"), state=data.get("state", {}), rules_version=data.get("rules"),
+               decided_at=event["at"], decided_by=event["actor"], event=event["seq"])
+    if data.get("kept"):
+        out["kind"] = "kept from the imported file"
+    elif data.get("returning"):
+        out["kind"] = "returning customer: offered to the previous owner"
+    elif event["type"] == "reassigned":
+        out["kind"] = "SLA reassignment by the rules" if data.get("sla") else "handover by the rules"
+    elif event["type"] == "queued":
+        out["kind"] = "queued"
+    else:
+        out["kind"] = "decided by the rules"
+    if data.get("cands"):
+        body = ledger.candidate_sets([bytes.fromhex(data["cands"])]).get(bytes.fromhex(data["cands"]), {})
+        out["candidates"] = [{"agent": a, "eligible": bool(e), "reason": r, "weight": w} for a, e, r, w in body.get("candidates", [])]
+        out["skipped"] = [{"rule": r, "why": w} for r, w in body.get("skipped", [])]
+    handoffs = ledger.query("SELECT seq, at, actor, agent, data FROM events WHERE lead = ? AND type = 'reassigned' AND seq > ? ORDER BY seq",
+                            (lead["id"], lead["decided_seq"]))
+    out["handoffs"] = [{"seq": h["seq"], "at": h["at"], "by": h["actor"], **orjson.loads(h["data"])} for h in handoffs]
+    return out

@@ -1,0 +1,162 @@
+"""Working a lead after it is assigned: notes, statuses, handoffs, SLA sweeps, leave, forget."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from conftest import lead_rows, phone, write_csv
+
+
+def imported(cli, tmp_path, n=3, **env):
+    write_csv(tmp_path / "leads.csv", lead_rows(n))
+    cli.json("import", "leads.csv", env=env or None)
+
+
+def test_note_is_shared_on_the_timeline_and_in_mine(cli, tmp_path):
+    imported(cli, tmp_path)  # lead 1 -> aisyah, 2 -> ben, 3 -> chitra
+    assert cli("note", "1", "called, no answer", "--as", "aisyah").exit_code == 0
+    timeline = cli.json("show", "1")["timeline"]
+    assert timeline[-1]["type"] == "note" and timeline[-1]["data"]["text"] == "called, no answer"
+    assert timeline[-1]["actor"] == "aisyah"
+    assert cli.json("mine", "--as", "aisyah")[0]["last_note"] == "called, no answer"
+
+
+def test_an_agent_may_not_touch_someone_elses_lead(cli, tmp_path):
+    imported(cli, tmp_path)
+    result = cli("note", "1", "mine now", "--as", "ben")
+    assert result.exit_code == 2 and "belongs to aisyah" in result.stderr
+    result = cli("status", "1", "qualified", "--as", "ben")
+    assert result.exit_code == 2
+    result = cli("reassign", "1", "--to", "ben", "--reason", "I know her", "--as", "ben")
+    assert result.exit_code == 2 and "manager" in result.stderr
+    assert cli.json("show", "1")["agent"] == "aisyah"
+
+
+def test_status_needs_a_note_where_the_rules_require_one(cli, tmp_path, rules):
+    rules.write_text(rules.read_text().replace("after_hours: assign\n", "after_hours: assign\nrequire_note: [contacted, lost]\n"))
+    imported(cli, tmp_path)
+    refused = cli("status", "2", "contacted", "--as", "ben")
+    assert refused.exit_code == 2 and "needs a note" in refused.stderr
+    assert cli.json("show", "2")["status"] == "new"
+    assert cli("status", "2", "contacted", "--note", "spoke to her", "--as", "ben").exit_code == 0
+    shown = cli.json("show", "2")
+    assert shown["status"] == "contacted" and shown["first_contact_at"] is not None
+    # a note added since the last status change also counts
+    cli("note", "2", "not interested after all", "--as", "ben")
+    assert cli("status", "2", "lost", "--as", "ben").exit_code == 0
+
+
+def test_unknown_status_is_refused_with_the_pipeline(cli, tmp_path):
+    imported(cli, tmp_path)
+    result = cli("status", "1", "maybe", "--as", "aisyah")
+    assert result.exit_code == 2 and "contacted" in result.stderr
+
+
+def test_closing_frees_capacity_and_reopening_takes_a_manager(cli, tmp_path):
+    imported(cli, tmp_path)
+    cli("status", "2", "won", "--as", "ben")
+    assert cli.json("mine", "--as", "ben") == []
+    assert len(cli.json("mine", "--as", "ben", "--all")) == 1
+    refused = cli("status", "2", "qualified", "--as", "ben")
+    assert refused.exit_code == 2 and "manager" in refused.stderr
+    assert cli("status", "2", "qualified", "--as", "aisyah").exit_code == 0
+
+
+def test_handoff_moves_the_lead_with_its_story(cli, tmp_path):
+    imported(cli, tmp_path)
+    cli("note", "3", "wants a 3-room flat", "--as", "chitra")
+    assert cli("reassign", "3", "--to", "ben", "--reason", "speaks Mandarin", "--as", "aisyah").exit_code == 0
+    shown = cli.json("show", "3")
+    assert shown["agent"] == "ben"
+    texts = [t["data"].get("text") for t in shown["timeline"]]
+    assert "wants a 3-room flat" in texts and "speaks Mandarin" in texts
+    assert [m["id"] for m in cli.json("mine", "--as", "ben")] == [2, 3]
+
+
+def test_departure_moves_every_open_lead_by_the_rules(cli, tmp_path):
+    imported(cli, tmp_path, n=6)  # two each
+    plan = cli.json("reassign", "--from", "chitra", "--by-rules", "--reason", "left the company", "--dry-run", "--as", "aisyah")
+    assert plan["moved"] == 2 and all(p["to"] in ("aisyah", "ben") for p in plan["leads"])
+    assert len(cli.json("mine", "--as", "chitra")) == 2  # a dry run changes nothing
+    done = cli.json("reassign", "--from", "chitra", "--by-rules", "--reason", "left the company", "--as", "aisyah")
+    assert done["leads"] == plan["leads"]
+    assert cli.json("mine", "--as", "chitra") == []
+    assert cli.json("verify", "--decisions")["ok"] is True
+
+
+def test_sweep_moves_uncontacted_leads_on_and_escalates_at_the_end(cli, tmp_path, rules):
+    rules.write_text(rules.read_text().replace("max_reassign: 2", "max_reassign: 1"))
+    imported(cli, tmp_path, n=1)  # Wed 10:00 -> aisyah, due 14:00
+    assert cli.json("sweep", env={"LEADSHARE_NOW": "2026-11-25T13:59:00"}) == {"checked": 0, "reassigned": 0, "escalated": 0, "warned": 0}
+    first = cli.json("sweep", env={"LEADSHARE_NOW": "2026-11-25T14:00:00"})
+    assert first["reassigned"] == 1
+    moved = cli.json("show", "1")
+    assert moved["agent"] == "ben"  # next eligible, never back to aisyah
+    again = cli.json("sweep", env={"LEADSHARE_NOW": "2026-11-25T14:00:00"})
+    assert again["reassigned"] == 0 and again["escalated"] == 0  # twice at one moment changes nothing
+    result = cli("sweep", "--json", env={"LEADSHARE_NOW": "2026-11-25T18:01:00"})
+    assert result.exit_code == 1  # past max_reassign: a human must look
+    log = cli.json("log", "--type", "escalated")
+    assert len(log) == 1 and log[0]["data"]["to"] == ["aisyah"]
+    assert cli.json("verify")["ok"] is True
+
+
+def test_sla_clock_skips_the_night_and_the_weekend(cli, tmp_path):
+    # Friday 17:00: one working hour left, three more on Monday from 09:00
+    imported(cli, tmp_path, n=1, LEADSHARE_NOW="2026-11-27T17:00:00")
+    assert cli.json("show", "1")["sla_due"] == "2026-11-30T04:00:00+00:00"  # Mon 12:00 in Kuala Lumpur
+    assert cli.json("sweep", env={"LEADSHARE_NOW": "2026-11-30T11:59:00"})["checked"] == 0
+
+
+def test_leave_in_the_ledger_skips_the_agent(cli, tmp_path):
+    assert cli("leave", "add", "ben", "2026-11-25", "2026-11-26", "--reason", "sick", "--as", "aisyah").exit_code == 0
+    listed = cli.json("leave", "list")
+    assert listed[0]["agent"] == "ben" and listed[0]["origin"] == "ledger"
+    imported(cli, tmp_path, n=4)
+    assert cli.json("mine", "--as", "ben") == []
+    why = cli.json("explain", "1")
+    assert {"agent": "ben", "eligible": False, "reason": "on leave until 2026-11-26"}.items() <= next(
+        c for c in why["candidates"] if c["agent"] == "ben").items()
+    cli("leave", "cancel", str(listed[0]["id"]), "--as", "aisyah")
+    assert cli.json("leave", "list") == []
+    assert [e["type"] for e in cli.json("log", "--agent", "ben") if e["type"].startswith("leave")] == ["leave_added", "leave_cancelled"]
+
+
+def test_add_records_a_walk_in_through_the_same_rules(cli):
+    out = cli.json("add", "--name", "Walk In", "--phone", phone(50), "--source", "walk-in", "--field", "region=KL")
+    assert out["id"] == 1 and out["agent"] == "aisyah" and out["queued"] is False and out["duplicate_of"] is None
+    again = cli.json("add", "--name", "Walk In", "--phone", "+60 12-300 0050")
+    assert again["duplicate_of"] == 1 and again["id"] is None
+    bad = cli("add", "--name", "Nobody", "--phone", "12")
+    assert bad.exit_code == 2 and "phone" in bad.stderr
+
+
+def test_forget_erases_the_customer_and_keeps_the_chain(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", [f"FB-1,Canary Person,{phone(777)},canary@example.com,facebook,KL,residential"])
+    cli.json("import", "leads.csv")
+    cli("note", "1", "canary says call at 8pm", "--as", "aisyah")
+    assert cli("forget", "1", "--as", "ben").exit_code == 2  # managers only
+    assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    shown = cli.json("show", "1")
+    assert shown["name"] is None and shown["phone"] is None and shown["email"] is None
+    assert cli.json("verify")["ok"] is True
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("leadshare.db*"))
+    for canary in (b"Canary", b"60123000777", b"canary@example.com", b"call at 8pm"):
+        assert canary not in raw
+
+
+def test_backup_is_a_consistent_verifiable_copy(cli, tmp_path):
+    imported(cli, tmp_path)
+    assert cli("backup", "copy.db").exit_code == 0
+    assert cli.json("verify", "--db", "copy.db")["ok"] is True
+    assert cli("backup", "copy.db").exit_code == 2  # never overwrites
+
+
+def test_agents_roster_says_who_is_available_and_why_not(cli, tmp_path):
+    cli("leave", "add", "chitra", "2026-11-20", "2026-12-05", "--as", "chitra")
+    data = {a["id"]: a for a in cli.json("agents")}
+    assert data["aisyah"]["available"] is True and data["aisyah"]["weight"] == 1.25
+    assert data["chitra"]["reason"] == "on leave until 2026-12-05"
+    assert data["dan"]["reason"] == "inactive"
+    night = {a["id"]: a for a in cli.json("agents", env={"LEADSHARE_NOW": "2026-11-25T22:00:00"})}
+    assert night["ben"]["reason"] == "off duty until Thu 09:00"
