@@ -162,6 +162,43 @@ def lead_fields(external_id, source, region, attrs: Mapping[str, object]) -> dic
     return fields
 
 
+# ---- notifications ---------------------------------------------------------------------------
+
+
+def notification(s: Session, kind: str, lead: dict | None, agent_id: str, text: str, sla_due: str | None = None,
+                 leads: list[int] | None = None) -> dict:
+    """One outbox payload: enough for a WhatsApp, SMS or mail bridge to tell the agent what to do.
+    A batch import sends each agent one digest (`leads`) instead of one message per lead."""
+    agent = s.team.agent(agent_id)
+    lead = lead or {}
+    return {
+        "kind": kind,
+        "at": s.at,
+        "lead": lead.get("id"),
+        "leads": leads or ([lead["id"]] if lead.get("id") else []),
+        "external_id": lead.get("external_id"),
+        "agent": agent_id,
+        "agent_name": agent.name if agent else agent_id,
+        "to_email": agent.email if agent else None,
+        "to_phone": agent.phone if agent else None,
+        "text": text,
+        "customer": {"name": lead.get("name"), "phone": lead.get("phone"), "email": lead.get("email")} if lead else None,
+        "source": lead.get("source"),
+        "region": lead.get("region"),
+        "sla_due": sla_due,
+    }
+
+
+def _enqueue(s: Session, items: list[tuple[int, dict]]) -> None:
+    """(seq, payload) pairs into the outbox, when the team has a channel to deliver them through."""
+    if s.team.notify is None or not items:
+        return
+    s.ledger.enqueue_notifications(
+        [{"seq": seq, "created_at": s.at, "kind": p["kind"], "agent": p["agent"], "lead": p["lead"], "payload": p} for seq, p in items]
+    )
+
+
+
 # ---- import --------------------------------------------------------------------------------
 
 
@@ -371,8 +408,19 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     # each lead row points at the seq of the event that decided it
     lead_rows = [r[:17] + (first_lead_seq + r[17],) + r[18:] for r in lead_rows]
     ledger.insert_leads(lead_rows)
-    ledger.append(events + lead_events, at=s.at, actor=s.actor)
+    seqs = ledger.append(events + lead_events, at=s.at, actor=s.actor)
     decider.save()
+    if team.notify is not None and result.by_agent:
+        per_agent: dict[str, list[int]] = {}
+        for r in lead_rows:
+            if r[14]:
+                per_agent.setdefault(r[14], []).append(r[0])
+        imported_seq = seqs[len(events) - 1]
+        _enqueue(s, [
+            (imported_seq, notification(s, "assigned", None, agent, f"{len(ids)} new lead{'s' if len(ids) > 1 else ''} for you from "
+                                        f"{parsed.name}: " + ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else ""), leads=ids))
+            for agent, ids in per_agent.items()
+        ])
     ledger.add_import(
         {
             "batch": batch,
@@ -447,6 +495,9 @@ def assign_waiting(s: Session) -> dict:
         for u in updates:
             u[3] = seqs[u[3]]
         s.ledger.update_assignment([tuple(u) for u in updates])
+        by_id = {lead["id"]: lead for lead in waiting}
+        _enqueue(s, [(u[3], notification(s, "assigned", by_id[u[8]], u[0], f"New lead {u[8]} for you (it was waiting in the queue)", u[6]))
+                     for u in updates if u[0]])
         decider.save()
     return {"assigned": assigned, "queued": queued}
 

@@ -11,7 +11,9 @@ from datetime import date
 from leadshare import clock, engine
 from leadshare.errors import EXIT_ATTENTION, LeadshareError, NotFound, Refused
 from leadshare.ledger.events import NewEvent
-from leadshare.services import Session, _Decider, find_agent, find_lead, lead_fields, record_rules, short_hash
+from leadshare.services import (
+    Session, _Decider, _enqueue, find_agent, find_lead, lead_fields, notification, record_rules, short_hash,
+)
 
 import orjson
 
@@ -42,38 +44,6 @@ def _need_manager(s: Session, action: str) -> None:
 
 def _open(s: Session, lead: dict) -> bool:
     return lead["status"] not in s.team.closed_statuses
-
-
-# ---- notifications ---------------------------------------------------------------------------
-
-
-def notification(s: Session, kind: str, lead: dict, agent_id: str, text: str, sla_due: str | None = None) -> dict:
-    """One outbox payload: enough for a WhatsApp, SMS or mail bridge to tell the agent what to do."""
-    agent = s.team.agent(agent_id)
-    return {
-        "kind": kind,
-        "at": s.at,
-        "lead": lead["id"],
-        "external_id": lead.get("external_id"),
-        "agent": agent_id,
-        "agent_name": agent.name if agent else agent_id,
-        "to_email": agent.email if agent else None,
-        "to_phone": agent.phone if agent else None,
-        "text": text,
-        "customer": {"name": lead.get("name"), "phone": lead.get("phone"), "email": lead.get("email")},
-        "source": lead.get("source"),
-        "region": lead.get("region"),
-        "sla_due": sla_due,
-    }
-
-
-def _enqueue(s: Session, items: list[tuple[int, dict]]) -> None:
-    """(seq, payload) pairs into the outbox, when the team has a channel to deliver them through."""
-    if s.team.notify is None or not items:
-        return
-    s.ledger.enqueue_notifications(
-        [{"seq": seq, "created_at": s.at, "kind": p["kind"], "agent": p["agent"], "lead": p["lead"], "payload": p} for seq, p in items]
-    )
 
 
 # ---- notes and statuses ----------------------------------------------------------------------

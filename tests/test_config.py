@@ -645,3 +645,29 @@ def test_lint_no_catch_all_rule():
     assert warnings == [(4, "no catch-all rule: a lead that no rule takes waits in the queue ('no rule matched'); "
                             "end the rules with one that has `pool: all` and no `when`")]
     assert lint("agents: [{id: a}]\nrules: []\n")[0][1].startswith("no rules: every lead will wait in the queue")
+
+
+def test_rules_check_lists_every_problem_by_line_and_exits_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from leadshare.cli import app
+
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("agents:\n  - id: a\n    capcity: 3\n  - id: a\nrules:\n  - name: x\n    pool: all\n    strategy: random\n")
+    result = CliRunner().invoke(app, ["rules", "check", str(bad)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) >= 3 and all(line.startswith(f"{bad}:") for line in lines)
+    assert any(":3:" in line and "capcity" in line for line in lines)
+
+
+def test_rules_check_warns_about_gaps_and_strict_makes_them_count(tmp_path):
+    from typer.testing import CliRunner
+
+    from leadshare.cli import app
+
+    gap = tmp_path / "rules.yaml"
+    gap.write_text("agents:\n  - id: a\n    skills: [en]\nrules:\n  - name: chinese\n    when: {language: zh}\n    pool: {skills: [zh]}\n")
+    result = CliRunner().invoke(app, ["rules", "check", str(gap)])
+    assert result.exit_code == 0 and "warning" in result.stderr and "zh" in result.stderr
+    assert CliRunner().invoke(app, ["rules", "check", "--strict", str(gap)]).exit_code == 1

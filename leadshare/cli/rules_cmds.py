@@ -9,7 +9,7 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import RulesOption, console, where
-from leadshare.errors import EXIT_REFUSED
+from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED
 
 rules_app = typer.Typer(help="The rules file.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -19,10 +19,13 @@ app.add_typer(rules_app, name="rules")
 def check(
     ctx: typer.Context,
     path: Annotated[Optional[Path], typer.Argument(help="The rules file [default: --rules, LEADSHARE_RULES or ./rules.yaml].")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings (gaps), not only errors.")] = False,
     rules: RulesOption = None,
 ) -> None:
-    """Validate a rules file: every problem listed as FILE:LINE: message; exit 2 when there is any."""
-    from leadshare.config import check_rules
+    """Validate a rules file and warn about gaps: every problem as FILE:LINE: message on stderr.
+
+    Exit 2 on errors; with no errors, warnings exit 0 (1 with --strict)."""
+    from leadshare.config import check_rules, lint_team, load_team
 
     target = path or where(ctx, rules=rules).rules
     problems = check_rules(target)
@@ -30,4 +33,10 @@ def check(
         typer.echo(f"{target}:{line}: {message}", err=True)
     if problems:
         raise typer.Exit(EXIT_REFUSED)
-    console().print(f"{target}: ok")
+    warnings = lint_team(load_team(target))
+    for line, message in warnings:
+        typer.echo(f"{target}:{line}: warning: {message}", err=True)
+    team_ok = f"{target}: ok" + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else "")
+    console().print(team_ok)
+    if warnings and strict:
+        raise typer.Exit(EXIT_ATTENTION)
