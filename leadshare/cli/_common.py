@@ -25,6 +25,7 @@ AsOption = Annotated[
     Optional[str], typer.Option("--as", help="Who is acting [env LEADSHARE_AGENT; default: system].", show_default=False)
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout instead of a table.")]
+NotifyOption = Annotated[bool, typer.Option("--notify", help="Deliver the notifications right after committing.")]
 
 
 def _debug_wanted() -> bool:
@@ -162,3 +163,14 @@ def local_time(iso: str | None, tz: str | None) -> str:
     if tz:
         dt = dt.astimezone(clock.zone(tz))
     return dt.strftime("%Y-%m-%d %H:%M")
+
+
+def deliver_if_asked(s, notify: bool) -> None:
+    """`--notify`: deliver right after the use case committed; the outcome goes to stderr."""
+    if notify:
+        from leadshare.notify import deliver_pending
+
+        result = deliver_pending(s.ledger, s.team, s.now)
+        console(stderr=True).print(
+            f"notifications: {result['delivered']} delivered, {result['failed']} failed, {result['pending']} pending"
+        )

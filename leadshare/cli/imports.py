@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, session, table, where
+from leadshare.cli._common import (
+    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, where,
+)
 from leadshare.errors import EXIT_ATTENTION, EXIT_OK, InputError
 
 
@@ -48,6 +50,7 @@ def import_(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Read a file again that was already imported (rows still deduplicate).")] = False,
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go [default FILE.rejected.csv; stderr for -].")] = None,
+    notify: NotifyOption = False,
     json_: JsonOption = False,
     db: DbOption = None,
     rules: RulesOption = None,
@@ -111,12 +114,15 @@ def import_(
             out.print("dry run: nothing was written")
 
     emit(result.as_json(), json_, render)
+    if not result.dry_run and not result.already_imported:
+        deliver_if_asked(s, notify)
     raise typer.Exit(EXIT_ATTENTION if result.rejected and not result.already_imported else EXIT_OK)
 
 
 @app.command("assign")
 def assign(
     ctx: typer.Context,
+    notify: NotifyOption = False,
     json_: JsonOption = False,
     db: DbOption = None,
     rules: RulesOption = None,
@@ -127,4 +133,5 @@ def assign(
 
     s = session(where(ctx, db, rules, as_))
     result = services.assign_waiting(s)
+    deliver_if_asked(s, notify)
     emit(result, json_, lambda: console().print(f"assigned {result['assigned']}; still waiting {result['queued']}"))

@@ -7,18 +7,12 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, session, table, where
+from leadshare.cli._common import (
+    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, local_time, open_ledger, session,
+    table, where,
+)
 from leadshare.errors import LeadshareError
 
-NotifyOption = Annotated[bool, typer.Option("--notify", help="Deliver the notifications right after committing.")]
-
-
-def deliver_if_asked(s, notify: bool) -> None:
-    if notify:
-        from leadshare.notify import deliver_pending
-
-        result = deliver_pending(s.ledger, s.team, s.now)
-        console(stderr=True).print(f"notifications: {result['delivered']} delivered, {result['failed']} failed, {result['pending']} pending")
 
 
 @app.command("add")
