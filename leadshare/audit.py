@@ -80,6 +80,7 @@ def _replay(ledger: Ledger, report: Report) -> None:
     rows: dict[int, str] = {}
     rotation_last: dict[str, str] = {}
     imports: dict[int, dict] = {}
+    tiers: dict[str, str | None] = {}
     for seq, at, actor, type_, lead, agent, data_text, _ in ledger.iter_events():
         data = orjson.loads(data_text)
         if type_ in ("assigned", "queued"):
@@ -109,6 +110,9 @@ def _replay(ledger: Ledger, report: Report) -> None:
                 rotation_last[data["rule"]] = agent
         elif type_ == "imported":
             imports[data["batch"]] = data
+        elif type_ == "tiers_applied":
+            for agent_id, change in data["changes"].items():
+                tiers[agent_id] = change["to"]
         elif lead is not None and lead not in leads:
             report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
         elif type_ == "reassigned":
@@ -162,6 +166,8 @@ def _replay(ledger: Ledger, report: Report) -> None:
     for rule, state in ledger.rotation().items():
         if rotation_last.get(rule) != state.last:
             report.add(f"rotation of rule '{rule}': last is {state.last!r} but the log says {rotation_last.get(rule)!r}")
+    if ledger.earned_tiers() != tiers:
+        report.add("agent tiers differ from what the tiers_applied events recorded")
     for row in ledger.imports(limit=-1):
         logged = imports.get(row["batch"])
         if logged is None or any(logged[k] != row[k] for k in ("rows", "imported", "duplicates", "rejected", "assigned", "queued")):

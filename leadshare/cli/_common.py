@@ -115,8 +115,11 @@ def session(w: Where, need_agent: bool = False):
     from leadshare import clock
     from leadshare.services import Session, find_agent
 
-    team = load_team(w)
+    from leadshare.tiers import with_earned_tiers
+
+    rules_file = load_team(w)  # a bad rules file stops here, before the ledger is touched
     ledger = open_ledger(w)
+    team = with_earned_tiers(rules_file, ledger.earned_tiers())
     actor = w.actor or "system"
     if w.actor:
         find_agent(team, w.actor)

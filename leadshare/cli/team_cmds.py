@@ -103,3 +103,42 @@ def backup(
     ledger = open_ledger(w)
     ledger.backup_to(str(target))
     console().print(f"backed up {w.db} to {target} ({ledger.event_count()} events)")
+
+
+@app.command("tiers")
+def tiers(
+    ctx: typer.Context,
+    apply: Annotated[bool, typer.Option("--apply", help="Record the earned tiers (a manager); the engine uses them from then on.")] = False,
+    json_: JsonOption = False,
+    db: DbOption = None,
+    rules: RulesOption = None,
+    as_: AsOption = None,
+) -> None:
+    """Each agent's figures against the tiers' criteria, and the tier they would earn."""
+    from leadshare import tiers as tiers_mod
+
+    s = session(where(ctx, db, rules, as_))
+    rows = tiers_mod.apply(s) if apply else tiers_mod.review(s)
+
+    def fmt(check: dict) -> str:
+        need, have = check["need"], check["have"]
+        if check["criterion"] == "max_first_contact":
+            need, have = f"{need / 3600:g}h", "-" if have is None else f"{have / 3600:.1f}h"
+        elif check["criterion"] == "min_conversion":
+            need, have = f"{need:.0%}", "-" if have is None else f"{have:.0%}"
+        return f"{'ok' if check['met'] else 'no'} {check['criterion']} {have} (need {need})"
+
+    def render() -> None:
+        names = [t.name for t in tiers_mod.earning_tiers(s.team)]
+        if not names:
+            console().print("no tier in the rules file has criteria: tiers are given by hand (see the README on earned tiers)")
+        body = []
+        for r in rows:
+            f = r["figures"]
+            conv = "-" if f["conversion"] is None else f"{f['conversion']:.0%}"
+            body.append([r["agent"], r["tier"] or "-", f["closed"], conv] + ["; ".join(fmt(c) for c in r["checks"].get(n, [])) for n in names]
+                        + [(r["earned"] or "-") + (" (change)" if r["change"] else "")])
+        verb = "applied" if apply else "would earn"
+        console().print(table("tiers", ["agent", "tier now", "closed", "conversion", *names, verb], body))
+
+    emit(rows, json_, render)

@@ -123,6 +123,9 @@ STEPS: list[str] = [
 
     CREATE INDEX events_type ON events (type, seq);
 
+    -- Tiers earned by `tiers --apply`; they override the rules file's tier for the engine.
+    CREATE TABLE agent_tiers (agent TEXT PRIMARY KEY, tier TEXT, since TEXT NOT NULL, seq INTEGER NOT NULL);
+
     CREATE TABLE leave (
         id INTEGER PRIMARY KEY,
         agent TEXT NOT NULL,

@@ -349,6 +349,35 @@ class Ledger:
         sql = "SELECT * FROM leave" + ("" if include_cancelled else " WHERE cancelled_at IS NULL")
         return self.query(sql + " ORDER BY start, id")
 
+    # ---- tiers -----------------------------------------------------------------------------
+
+    def earned_tiers(self) -> dict[str, str | None]:
+        return dict(self.conn.execute("SELECT agent, tier FROM agent_tiers"))
+
+    def set_tiers(self, tiers: dict[str, str | None], since: str, seq: int) -> None:
+        self.conn.executemany(
+            "INSERT INTO agent_tiers (agent, tier, since, seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (agent) DO UPDATE SET tier = excluded.tier, since = excluded.since, seq = excluded.seq",
+            [(agent, tier, since, seq) for agent, tier in tiers.items()],
+        )
+
+    def agent_figures(self, since: str, won: str = "won") -> dict[str, dict]:
+        """Per agent, over leads assigned since `since`: closed, won, and first-contact delays (seconds)."""
+        out: dict[str, dict] = {}
+        for agent, closed_at, status, assigned_at, first_contact_at in self.conn.execute(
+            "SELECT agent, closed_at, status, assigned_at, first_contact_at FROM leads "
+            "WHERE agent IS NOT NULL AND assigned_at >= ?",
+            (since,),
+        ):
+            f = out.setdefault(agent, {"assigned": 0, "closed": 0, "won": 0, "first_contact": []})
+            f["assigned"] += 1
+            if closed_at:
+                f["closed"] += 1
+                f["won"] += status == won
+            if first_contact_at:
+                f["first_contact"].append(_seconds_between(assigned_at, first_contact_at))
+        return out
+
     # ---- personal data ---------------------------------------------------------------------
 
     def erase_personal(self, lead_id: int, at: str) -> None:
@@ -454,6 +483,12 @@ class Ledger:
 
     def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:
         return self.conn.execute("SELECT hash, data FROM candidate_sets")
+
+
+def _seconds_between(start: str, end: str) -> float:
+    from datetime import datetime
+
+    return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
 
 
 def _create_private(path: str) -> None:

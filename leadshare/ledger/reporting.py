@@ -1,0 +1,166 @@
+"""The queries behind the reports (fairness, export, dashboard). Read-only, and the only SQL they
+need: `leadshare.reports` and `leadshare.dashboard` call these and never speak SQL themselves.
+
+Periods are closed intervals [since, until] of stored UTC timestamps ('YYYY-MM-DDTHH:MM:SS+00:00'),
+which compare correctly as text.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from leadshare.ledger.store import Ledger
+
+# The lead columns a report may group by (a whitelist: the name goes into the SQL text).
+GROUP_COLUMNS = ("agent", "region", "source", "rule")
+
+
+def _marks(items: Sequence[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+def _group_column(column: str) -> str:
+    if column not in GROUP_COLUMNS:
+        raise ValueError(f"cannot group leads by {column!r}")
+    return column
+
+
+def decisions(ledger: "Ledger", since: str, until: str, closed: Sequence[str]) -> list[dict]:
+    """Leads assigned in [since, until] that have an owner, grouped by everything fairness needs:
+    owner, the decision's candidate set, rule, source, region, and the deciding event's strategy
+    (plus least_loaded's recorded capacities and whether the owner was kept from another CRM).
+    Each row has n (leads), won and closed (how many of them are won / closed now)."""
+    closed = list(closed)
+    return ledger.query(
+        "SELECT l.agent AS agent, l.cands AS cands, l.rule AS rule, l.source AS source, l.region AS region, "
+        "json_extract(e.data, '$.strategy') AS strategy, "
+        "json_extract(e.data, '$.state.capacities') AS capacities, "
+        "coalesce(json_extract(e.data, '$.kept'), 0) AS kept, "
+        "count(*) AS n, "
+        "sum(l.status = 'won') AS won, "
+        f"sum(l.status IN ({_marks(closed)})) AS closed "
+        "FROM leads l LEFT JOIN events e ON e.seq = l.decided_seq "
+        "WHERE l.assigned_at >= ? AND l.assigned_at <= ? AND l.agent IS NOT NULL "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+        [*closed, since, until],
+    )
+
+
+def first_contacts(ledger: "Ledger", since: str, until: str) -> list[dict]:
+    """Leads assigned in [since, until] that have been contacted: owner, rule, source, region and
+    the two timestamps (the difference is taken by the caller, not by SQLite's date functions)."""
+    return ledger.query(
+        "SELECT agent, rule, source, region, assigned_at, first_contact_at FROM leads "
+        "WHERE assigned_at >= ? AND assigned_at <= ? AND agent IS NOT NULL AND first_contact_at IS NOT NULL",
+        (since, until),
+    )
+
+
+def reassignments(ledger: "Ledger", since: str, until: str) -> list[dict]:
+    """`reassigned` events in [since, until], counted per (from, to, by an SLA sweep)."""
+    return ledger.query(
+        "SELECT json_extract(data, '$.from') AS src, coalesce(json_extract(data, '$.to'), agent) AS dst, "
+        "coalesce(json_extract(data, '$.sla'), 0) AS sla, count(*) AS n "
+        "FROM events WHERE type = 'reassigned' AND at >= ? AND at <= ? GROUP BY 1, 2, 3",
+        (since, until),
+    )
+
+
+def open_by(ledger: "Ledger", column: str, closed: Sequence[str]) -> dict[Any, int]:
+    """Open, owned leads now, counted by `column` (agent, region, source or rule)."""
+    column = _group_column(column)
+    closed = list(closed)
+    rows = ledger.query(
+        f"SELECT {column} AS key, count(*) AS n FROM leads "
+        f"WHERE agent IS NOT NULL AND status NOT IN ({_marks(closed)}) GROUP BY {column}",
+        closed,
+    )
+    return {r["key"]: r["n"] for r in rows}
+
+
+def candidate_sets(ledger: "Ledger", hashes) -> dict[bytes, dict]:
+    """The stored candidate sets by hash: {"candidates": [[agent, eligible, reason, weight]...], ...}."""
+    return ledger.candidate_sets(hashes)
+
+
+def queued_count(ledger: "Ledger") -> int:
+    """Leads waiting in the queue for an owner."""
+    return ledger.scalar("SELECT count(*) FROM leads WHERE agent IS NULL AND forgotten_at IS NULL") or 0
+
+
+def created_between(ledger: "Ledger", since: str, until: str) -> list[dict]:
+    """Leads created in [since, until], counted per (created_at, source): an import stamps a whole
+    batch with one time, so this stays small; the caller buckets the times into local days."""
+    return ledger.query(
+        "SELECT created_at, source, count(*) AS n FROM leads WHERE created_at >= ? AND created_at <= ? "
+        "GROUP BY created_at, source",
+        (since, until),
+    )
+
+
+def sla_breaches(ledger: "Ledger", now: str, closed: Sequence[str], limit: int = 50) -> tuple[int, list[dict]]:
+    """Open, owned leads past their SLA due time and not contacted yet: (how many, the most overdue)."""
+    closed = list(closed)
+    where = (
+        "FROM leads WHERE first_contact_at IS NULL AND agent IS NOT NULL AND sla_due IS NOT NULL AND sla_due < ? "
+        f"AND status NOT IN ({_marks(closed)})"
+    )
+    total = ledger.scalar(f"SELECT count(*) {where}", [now, *closed]) or 0
+    rows = ledger.query(
+        f"SELECT id, external_id, name, agent, status, assigned_at, sla_due, sla_reassigns {where} "
+        "ORDER BY sla_due, id LIMIT ?",
+        [now, *closed, int(limit)],
+    )
+    return total, rows
+
+
+def sla_reassigned(ledger: "Ledger", limit: int = 20) -> tuple[int, int, list[dict]]:
+    """Leads an SLA sweep has moved: (how many leads, how many moves, the most moved first)."""
+    leads, moves = ledger.conn.execute(
+        "SELECT count(*), coalesce(sum(sla_reassigns), 0) FROM leads WHERE sla_reassigns > 0"
+    ).fetchone()
+    rows = ledger.query(
+        "SELECT id, external_id, name, agent, status, sla_reassigns, first_contact_at FROM leads "
+        "WHERE sla_reassigns > 0 ORDER BY sla_reassigns DESC, id DESC LIMIT ?",
+        (int(limit),),
+    )
+    return leads or 0, moves or 0, rows
+
+
+def recent_imports(ledger: "Ledger", limit: int = 10) -> list[dict]:
+    """The newest import batches first."""
+    return ledger.query("SELECT * FROM imports ORDER BY batch DESC LIMIT ?", (int(limit),))
+
+
+def export_leads(
+    ledger: "Ledger",
+    statuses: Sequence[str] = (),
+    agents: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> Iterator[dict]:
+    """Leads for `export`, oldest id first, streamed, each with the text of its newest note
+    (`last_note`). Filters: any of `statuses`, any of `agents`, created in
+    [since, until]."""
+    where: list[str] = []
+    params: list[Any] = []
+    if statuses:
+        where.append(f"l.status IN ({_marks(statuses)})")
+        params += list(statuses)
+    if agents:
+        where.append(f"l.agent IN ({_marks(agents)})")
+        params += list(agents)
+    if since is not None:
+        where.append("l.created_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("l.created_at <= ?")
+        params.append(until)
+    sql = (
+        "SELECT l.*, n.text AS last_note FROM leads l "
+        "LEFT JOIN notes n ON n.id = (SELECT max(id) FROM notes WHERE lead = l.id)"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return ledger.db.query(sql + " ORDER BY l.id", params)
