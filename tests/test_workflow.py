@@ -160,3 +160,16 @@ def test_agents_roster_says_who_is_available_and_why_not(cli, tmp_path):
     assert data["dan"]["reason"] == "inactive"
     night = {a["id"]: a for a in cli.json("agents", env={"LEADSHARE_NOW": "2026-11-25T22:00:00"})}
     assert night["ben"]["reason"] == "off duty until Thu 09:00"
+
+
+def test_agents_see_their_week_against_expected_and_their_next_turn(cli, tmp_path):
+    imported(cli, tmp_path, n=4)  # aisyah, ben, chitra, aisyah: ben is next in 'everyone'
+    data = {a["id"]: a for a in cli.json("agents")}
+    assert data["aisyah"]["week"]["assigned"] == 2
+    assert abs(data["ben"]["week"]["expected"] - 4 / 3) < 0.01
+    turns = {r["rule"]: r["leads_until_turn"] for r in data["chitra"]["rotation"]}
+    assert turns == {"everyone": 2}
+    assert {r["rule"]: r["leads_until_turn"] for r in data["ben"]["rotation"]} == {"everyone": 1}
+    assert data["dan"]["rotation"] == [{"rule": "everyone", "strategy": "round_robin", "leads_until_turn": None}]
+    shown = cli("mine", "--as", "chitra")
+    assert "this week 1 leads, 1.3 expected" in " ".join(shown.stdout.split())

@@ -68,6 +68,8 @@ def mine(
     tz = team.timezone if team else None
 
     def render() -> None:
+        if team is not None:
+            console().print(_standing(w, team, ledger))
         if not data:
             console().print(f"{w.actor}: no {'' if all_ else 'open '}leads")
             return
@@ -121,6 +123,20 @@ def show(
                       [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["agent"], _details(t)] for t in timeline]))
 
     emit(out, json_, render)
+
+
+def _standing(w, team, ledger) -> str:
+    """One line so an agent sees their own fairness: load, this week against expected, next turn."""
+    from leadshare import clock, roster
+    from leadshare.services import Session
+    from leadshare.tiers import with_earned_tiers
+
+    s = Session(ledger=ledger, team=with_earned_tiers(team, ledger.earned_tiers()), actor=w.actor, now=clock.now(team.timezone))
+    me = next(a for a in roster.roster(s) if a["id"] == w.actor)
+    cap = f"/{me['capacity']}" if me["capacity"] is not None else ""
+    turns = ", ".join(f"'{r['rule']}' in {r['leads_until_turn']}" for r in me["rotation"] if r["leads_until_turn"])
+    return (f"{w.actor}: {me['open']}{cap} open; this week {me['week']['assigned']} leads, "
+            f"{me['week']['expected']:.1f} expected by the rules" + (f"; your next lead: {turns}" if turns else ""))
 
 
 def _details(event: dict) -> str:
