@@ -10,6 +10,7 @@ from datetime import date
 
 from leadshare import clock, engine
 from leadshare.errors import EXIT_ATTENTION, LeadshareError, NotFound, Refused
+from leadshare.ledger import outbox
 from leadshare.ledger.events import NewEvent
 from leadshare.services import (
     Session, _Decider, _enqueue, find_agent, find_lead, lead_fields, notification, record_rules, short_hash,
@@ -368,6 +369,7 @@ def forget(s: Session, ref: str) -> dict:
             raise Refused(f"lead {lead['id']} was already forgotten", "nothing to erase")
         s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data={})], at=s.at, actor=s.actor)
         s.ledger.erase_personal(lead["id"], s.at)
+        outbox.erase_personal(s.ledger, lead["id"])
     s.ledger.checkpoint()
     return {"lead": lead["id"], "forgotten": True}
 

@@ -173,7 +173,7 @@ def deliver_if_asked(s, notify: bool) -> None:
     if notify:
         from leadshare.notify import deliver_pending
 
-        result = deliver_pending(s.ledger, s.team, s.now)
+        result = deliver_pending(s.ledger, s.team, s.now, actor=s.actor)
         console(stderr=True).print(
             f"notifications: {result['delivered']} delivered, {result['failed']} failed, {result['pending']} pending"
         )

@@ -381,7 +381,8 @@ class Ledger:
     # ---- personal data ---------------------------------------------------------------------
 
     def erase_personal(self, lead_id: int, at: str) -> None:
-        """Blank a customer's personal fields everywhere they are kept, and scrub the freed pages."""
+        """Blank a customer's personal fields in the lead and its notes, and scrub the freed pages
+        (the outbox keeps its own copy: see outbox.erase_personal)."""
         self.conn.execute("PRAGMA secure_delete = ON")
         self.conn.execute(
             "UPDATE leads SET name = NULL, phone = NULL, email = NULL, phone_key = NULL, email_key = NULL, "
@@ -389,7 +390,6 @@ class Ledger:
             (at, lead_id),
         )
         self.conn.execute("UPDATE notes SET text = NULL WHERE lead = ?", (lead_id,))
-        self.conn.execute("UPDATE outbox SET payload = '{}' WHERE lead = ?", (lead_id,))
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too."""
