@@ -35,6 +35,8 @@ class Report:
     events: int = 0
     problems: list[str] = field(default_factory=list)
     head: str | None = None
+    decisions: int | None = None  # with --decisions: how many rule decisions were re-derived
+    manual: list[dict] | None = None  # with --decisions: handoffs a person made, not the rules
 
     def add(self, problem: str) -> None:
         self.ok = False
@@ -42,7 +44,11 @@ class Report:
             self.problems.append(problem)
 
     def as_json(self) -> dict:
-        return {"ok": self.ok, "events": self.events, "problems": self.problems, "head": self.head}
+        out = {"ok": self.ok, "events": self.events, "problems": self.problems, "head": self.head}
+        if self.decisions is not None:
+            out["decisions"] = self.decisions
+            out["manual_reassignments"] = self.manual
+        return out
 
 
 def verify(ledger: Ledger, expect_head: str | None = None, decisions: bool = False) -> Report:
@@ -188,13 +194,18 @@ def _rederive(ledger: Ledger, report: Report) -> None:
     last: dict[str, str] = {}
     current: dict[str, dict[str, int]] = {}
     sets: dict[str, list] = {}
-    for seq, _at, _actor, type_, lead, agent, data_text, _ in ledger.iter_events():
+    report.decisions, report.manual = 0, []
+    for seq, at, actor, type_, lead, agent, data_text, _ in ledger.iter_events():
         if type_ not in ("assigned", "reassigned"):
             continue
         data = orjson.loads(data_text)
         strategy = data.get("strategy")
+        if type_ == "reassigned" and not data.get("by_rules"):
+            report.manual.append({"seq": seq, "at": at, "lead": lead, "by": actor, "from": data.get("from"),
+                                  "to": data.get("to"), "reason": data.get("reason")})
         if strategy not in engine.STRATEGIES:
             continue
+        report.decisions += 1
         rule = data["rule"]
         key = data["cands"]
         if key not in sets:

@@ -71,6 +71,11 @@ def test_handoff_moves_the_lead_with_its_story(cli, tmp_path):
     texts = [t["data"].get("text") for t in shown["timeline"]]
     assert "wants a 3-room flat" in texts and "speaks Mandarin" in texts
     assert [m["id"] for m in cli.json("mine", "--as", "ben")] == [2, 3]
+    proof = cli.json("verify", "--decisions")
+    assert proof["ok"] and proof["decisions"] == 3
+    assert proof["manual_reassignments"] == [
+        {"seq": proof["manual_reassignments"][0]["seq"], "at": proof["manual_reassignments"][0]["at"], "lead": 3,
+         "by": "aisyah", "from": "chitra", "to": "ben", "reason": "speaks Mandarin"}]
 
 
 def test_departure_moves_every_open_lead_by_the_rules(cli, tmp_path):

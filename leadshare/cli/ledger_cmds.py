@@ -78,10 +78,14 @@ def verify(
         c = console()
         if report.ok:
             c.print(f"ok: {report.events} events, chain head {report.head}")
+            if report.decisions is not None:
+                c.print(f"ok: {report.decisions} rule decisions re-derived from their recorded inputs, each picking the same owner")
         else:
             c.print(f"PROBLEMS in {w.db} ({report.events} events read):")
             for p in report.problems:
                 c.print(f"  {p}")
+        for m in report.manual or []:
+            c.print(f"  handed over by hand: lead {m['lead']} {m['from']} -> {m['to']} by {m['by']} ({m['reason']})")
 
     emit(report.as_json(), json_, render)
     if not report.ok:
