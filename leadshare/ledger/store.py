@@ -395,6 +395,25 @@ class Ledger:
         """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    @staticmethod
+    def copy_readonly(source: str, target: str) -> None:
+        """Copy a ledger without writing a byte of it (simulations run on the copy)."""
+        _create_private(target)
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        dest = sqlite3.connect(target)
+        try:
+            src.backup(dest)
+        except sqlite3.Error as exc:
+            raise _translate(exc, source) from exc
+        finally:
+            src.close()
+            dest.close()
+
+    def keep_only_batch(self, batch: int) -> None:
+        """On a throwaway copy: drop every lead but one batch's, so reports speak of that batch alone."""
+        with self.write():
+            self.conn.execute("DELETE FROM leads WHERE batch IS NOT ? ", (batch,))
+
     def backup_to(self, target: str) -> None:
         _create_private(target)
         dest = sqlite3.connect(target)
