@@ -46,13 +46,21 @@ def weight_units(weight: float) -> int:
 # ---- rule matching ---------------------------------------------------------------------------
 
 
-def why_not_matched(rule: Rule, lead: Mapping[str, object]) -> str | None:
+def _conditions(rule: Rule, cache: dict) -> list[tuple[str, str, frozenset, tuple[str, ...]]]:
+    key = ("when", rule.name)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = [(field_key(k), k, frozenset(_text(a) for a in accepted), accepted) for k, accepted in rule.when]
+    return found
+
+
+def why_not_matched(rule: Rule, lead: Mapping[str, object], cache: dict | None = None) -> str | None:
     """None when every `when` condition holds; else the first condition that fails, in words."""
-    for key, accepted in rule.when:
-        value = lead.get(field_key(key))
+    for fkey, key, accepted_set, accepted in _conditions(rule, {} if cache is None else cache):
+        value = lead.get(fkey)
         if value is None or str(value).strip() == "":
             return f"{key} is empty"
-        if _text(value) not in {_text(a) for a in accepted}:
+        if _text(value) not in accepted_set:
             wanted = accepted[0] if len(accepted) == 1 else "one of " + ", ".join(accepted)
             return f"{key} is '{value}', not {wanted}"
     return None
@@ -93,13 +101,34 @@ def availability_reason(agent: Agent, situation: Situation) -> tuple[str | None,
 
 
 def candidates_for(
-    rule: Rule, team: Team, lead: Mapping[str, object], situation: Situation
+    rule: Rule, team: Team, lead: Mapping[str, object], situation: Situation, cache: dict | None = None
 ) -> tuple[tuple[Candidate, ...], bool]:
     """Every roster agent with eligible or the reason not; and whether eligibility came after hours.
 
     Agents on duty are preferred. Under `after_hours: assign`, when nobody in the pool is on duty,
     those who would be eligible but for the hour become eligible (the SLA clock waits for them).
+
+    `cache` (one per team and situation) keeps the answer for leads that look alike to the rule:
+    the same pool value and the same agents at capacity give the same candidates.
     """
+    if cache is None:
+        return _candidates(rule, team, lead, situation)
+    pool_value = None
+    if rule.pool.kind == "territory":
+        value = lead.get(field_key(rule.pool.field or "region"))
+        pool_value = None if value is None else _text(value)
+    capped = cache.get("capped")
+    if capped is None:
+        capped = cache["capped"] = [a for a in team.agents if a.capacity is not None]
+    full = tuple(a.id for a in capped if situation.loads.get(a.id, 0) >= a.capacity)  # type: ignore[operator]
+    key = (rule.name, pool_value, full)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _candidates(rule, team, lead, situation)
+    return found
+
+
+def _candidates(rule: Rule, team: Team, lead: Mapping[str, object], situation: Situation) -> tuple[tuple[Candidate, ...], bool]:
     rows: list[tuple[Agent, str | None, bool]] = []
     for agent in team.agents:
         reason = pool_reason(rule.pool, agent, lead)
@@ -145,10 +174,14 @@ def start_after(last: str | None, roster: Sequence[str], previous_roster: Sequen
     return roster[0]
 
 
-def _rotated(cands: Sequence[Candidate], start: str | None) -> list[Candidate]:
-    ids = [c.agent for c in cands]
-    i = ids.index(start) if start in ids else 0
-    return list(cands[i:]) + list(cands[:i])
+def _rotated(cands: Sequence[Candidate], start: object) -> list[Candidate]:
+    """The candidates in roster order, beginning at `start` and wrapping round."""
+    i = 0
+    for n, c in enumerate(cands):
+        if c.agent == start:
+            i = n
+            break
+    return [*cands[i:], *cands[:i]]
 
 
 def pick(
@@ -162,7 +195,9 @@ def pick(
     if not eligible:
         return None
     if strategy == "round_robin":
-        return next(c.agent for c in _rotated(cands, state.get("start")) if c.eligible)  # type: ignore[arg-type]
+        for c in _rotated(cands, state.get("start")):
+            if c.eligible:
+                return c.agent
     if strategy == "weighted":
         current: Mapping[str, int] = state.get("current", {})  # type: ignore[assignment]
         best, best_value = None, None
@@ -206,13 +241,19 @@ def decide(
     situation: Situation,
     rotation: Mapping[str, RuleState],
     previous_owner: str | None = None,
+    cache: dict | None = None,
 ) -> tuple[Decision, RuleState | None]:
     """Decide one lead. Returns the Decision and the deciding rule's new rotation state (None when
     the lead is queued or went to a returning customer's owner, which leaves rotations alone).
 
     `lead` holds field_key()-named fields: source, region, external_id and the file's attributes.
+    `cache` may be shared by the decisions of one batch (same team, same away and off-duty
+    agents; loads may change): it only remembers what those determine.
     """
-    roster = tuple(a.id for a in team.agents)
+    cache = {} if cache is None else cache
+    roster = cache.get("roster")
+    if roster is None:
+        roster = cache["roster"] = tuple(a.id for a in team.agents)
 
     if previous_owner is not None:
         agent = team.agent(previous_owner)
@@ -234,11 +275,11 @@ def decide(
 
     skipped: list[tuple[str, str]] = []
     for rule in team.rules:
-        miss = why_not_matched(rule, lead)
+        miss = why_not_matched(rule, lead, cache)
         if miss is not None:
             skipped.append((rule.name, miss))
             continue
-        cands, after_hours = candidates_for(rule, team, lead, situation)
+        cands, after_hours = candidates_for(rule, team, lead, situation, cache)
         if not any(c.eligible for c in cands):
             if rule.fallback == "next":
                 skipped.append((rule.name, "nobody eligible"))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gc
 import hashlib
 import io
 import os
@@ -38,6 +37,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from leadshare.contacts import normalize_email, normalize_name, normalize_phone
+from leadshare.bulk import paused_gc
 from leadshare.errors import InputError
 
 __all__ = [
@@ -742,15 +742,8 @@ def read_leads(
         mapping=plan.mapping,
         warnings=file_warnings,
     )
-    # A million rows make millions of small acyclic objects; the cyclic collector would walk them
-    # again and again for nothing (a third of the importer's own time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         _read_rows(records_iter, plan, parsed, region, default_source, len(source.payload))
-    finally:
-        if collecting:
-            gc.enable()
     if parsed.blank_lines:
         s = "s" if parsed.blank_lines != 1 else ""
         parsed.warnings.append(f"skipped {parsed.blank_lines} blank line{s}")

@@ -3,6 +3,7 @@ engine, append the events and update the projections together, or change nothing
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Callable, Iterable, Mapping
 import orjson
 
 from leadshare import clock, contacts, engine
+from leadshare.bulk import paused_gc
 from leadshare.errors import LeadshareError, NotFound
 from leadshare.ledger.events import NewEvent, canonical
 from leadshare.ledger.store import Ledger
@@ -28,7 +30,7 @@ class Session:
     actor: str = "system"
     now: datetime = field(default_factory=lambda: clock.now("UTC"))
 
-    @property
+    @functools.cached_property
     def at(self) -> str:
         return clock.to_utc_iso(self.now)
 
@@ -93,13 +95,24 @@ class _Decider:
         self.calendar = clock.Calendar(s.team)
         self.loads = s.ledger.open_loads(s.team.closed_statuses)
         self.situation = situation(s, self.calendar, self.loads)
+        self._base_away = dict(self.situation.away)
         self.rotation: dict[str, RuleState] = s.ledger.rotation()
         self.changed_rules: set[str] = set()
         self.candidate_sets: dict[bytes, str] = {}
         self._sla: dict[str, tuple[str | None, str | None]] = {}
+        self._cache: dict = {}  # the engine's, for this team and situation
+        self._hashes: dict[tuple, bytes] = {}  # candidate set and skipped rules -> their stored hash
+
+    def exclude(self, agents: Iterable[str], why: str) -> None:
+        """Decide the next leads as if these agents were away (a handover, an SLA move)."""
+        away = dict(self._base_away)  # exclusions are per lead, never carried to the next
+        away.update((agent, why) for agent in agents)
+        self.situation = engine.Situation(away=away, off_duty=self.situation.off_duty, loads=self.loads,
+                                          after_hours_assign=self.situation.after_hours_assign)
+        self._cache = {}
 
     def decide(self, fields: Mapping[str, object], previous_owner: str | None) -> tuple[Decision, bytes | None]:
-        decision, state = engine.decide(fields, self.s.team, self.situation, self.rotation, previous_owner)
+        decision, state = engine.decide(fields, self.s.team, self.situation, self.rotation, previous_owner, self._cache)
         if state is not None and decision.rule is not None:
             self.rotation[decision.rule] = state
             self.changed_rules.add(decision.rule)
@@ -107,13 +120,18 @@ class _Decider:
             self.loads[decision.agent] = self.loads.get(decision.agent, 0) + 1
         cands = None
         if decision.candidates or decision.skipped:
-            body = {
-                "candidates": [[c.agent, c.eligible, c.reason, c.weight] for c in decision.candidates],
-                "skipped": [list(x) for x in decision.skipped],
-            }
-            cands = short_hash(body)
-            if cands not in self.candidate_sets:
-                self.candidate_sets[cands] = canonical(body).decode()
+            # the engine's cache hands back the same candidates tuple for alike leads
+            key = (id(decision.candidates), decision.skipped)
+            cands = self._hashes.get(key)
+            if cands is None:
+                body = {
+                    "candidates": [[c.agent, c.eligible, c.reason, c.weight] for c in decision.candidates],
+                    "skipped": [list(x) for x in decision.skipped],
+                }
+                cands = short_hash(body)
+                self.candidate_sets.setdefault(cands, canonical(body).decode())
+                if decision.candidates is not None and len(self._hashes) < 100_000:
+                    self._hashes[key] = cands
         return decision, cands
 
     def sla(self, agent_id: str) -> tuple[str | None, str | None]:
@@ -156,8 +174,8 @@ class _Decider:
 
 
 def lead_fields(external_id, source, region, attrs: Mapping[str, object]) -> dict[str, object]:
-    """The fields rules can test: the file's own columns and the standard ones."""
-    fields = {engine.field_key(k): v for k, v in attrs.items()}
+    """The fields rules can test: the file's own columns (already snake_case) and the standard ones."""
+    fields = dict(attrs)
     fields.update(external_id=external_id, source=source, region=region)
     return fields
 
@@ -276,7 +294,8 @@ def import_file(
                     rejects_file=previous["rejects_file"],
                     already_imported=True,
                 )
-            result = _import_batch(s, parsed, keep_owner, progress)
+            with paused_gc():
+                result = _import_batch(s, parsed, keep_owner, progress)
             if dry_run:
                 result.dry_run = True
                 raise _DryRun

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from leadshare import clock, engine
+from leadshare import clock
 from leadshare.errors import EXIT_ATTENTION, LeadshareError, NotFound, Refused
 from leadshare.ledger import outbox
 from leadshare.ledger.events import NewEvent
@@ -184,12 +184,7 @@ def _move(s: Session, moves: list[tuple[dict, str, dict]], reason: str, decider:
 
 def _rule_choice(s: Session, decider: _Decider, lead: dict, exclude: list[str], why: str):
     """A new owner by the rules, never one of `exclude`; (agent or None, decision extra data)."""
-    away = dict(decider.situation.away)
-    for agent in exclude:
-        away[agent] = why
-    decider.situation = engine.Situation(
-        away=away, off_duty=decider.situation.off_duty, loads=decider.loads, after_hours_assign=decider.situation.after_hours_assign
-    )
+    decider.exclude(exclude, why)
     fields = lead_fields(lead["external_id"], lead["source"], lead["region"], orjson.loads(lead["attrs"]))
     decision, cands = decider.decide(fields, None)
     if decision.agent is None:

@@ -40,6 +40,27 @@ def _progress():
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
 
+ROW_WARNINGS_SHOWN = 10
+
+
+def _warn(name: str, parsed) -> None:
+    """File warnings, then the first few row warnings and a count of the rest: a million-row
+    file must not bury the summary under a million lines."""
+    for w in parsed.warnings:
+        sys.stderr.write(f"warning: {name}: {w}\n")
+    shown = 0
+    total = sum(len(r.warnings) for r in parsed.records)
+    for r in parsed.records:
+        for w in r.warnings:
+            if shown == ROW_WARNINGS_SHOWN:
+                break
+            sys.stderr.write(f"warning: {name} row {r.row} (line {r.line}): {w}\n")
+            shown += 1
+    if total > shown:
+        sys.stderr.write(f"warning: {name}: {total - shown} more fields kept as written, not shown here; "
+                         f"`leadshare export` lists every lead as stored\n")
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
@@ -86,12 +107,7 @@ def import_(
     finally:
         if bar:
             bar.stop()
-    err = console(stderr=True)
-    for w in parsed.warnings:
-        err.print(f"warning: {w}")
-    for r in parsed.records:
-        for w in r.warnings:
-            err.print(f"warning: {name} row {r.row} (line {r.line}): {w}")
+    _warn(name, parsed)
 
     def render() -> None:
         out = console()

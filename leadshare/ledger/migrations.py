@@ -121,7 +121,9 @@ STEPS: list[str] = [
     );
     CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_at IS NULL;
 
-    CREATE INDEX events_type ON events (type, seq);
+    -- The rare event types (handoffs, escalations, notes...) by type; the bulk of the log
+    -- (assigned, queued, duplicate) stays out of this index so an import does not pay for it.
+    CREATE INDEX events_rare_type ON events (type, seq) WHERE type NOT IN ('assigned', 'queued', 'duplicate');
 
     -- Tiers earned by `tiers --apply`; they override the rules file's tier for the engine.
     CREATE TABLE agent_tiers (agent TEXT PRIMARY KEY, tier TEXT, since TEXT NOT NULL, seq INTEGER NOT NULL);
