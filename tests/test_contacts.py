@@ -359,7 +359,9 @@ def test_email_key_compares_whole_address_case_insensitively():
     assert email_key("A.B@example.com") == "a.b@example.com"
 
 
-@pytest.mark.parametrize("written", ["ali@gmail.com", "Ali.Baba@Gmail.COM", "first_last99@yahoo.com.my", "x+tag@a-b.co"])
+@pytest.mark.parametrize(
+    "written", ["ali@gmail.com", "Ali.Baba@Gmail.COM", "first_last99@yahoo.com.my", "x+tag@a-b.co"]
+)
 def test_plain_addresses_take_the_fast_path(written):
     assert _email_fast(written) is not None
 
@@ -385,7 +387,9 @@ def test_email_fast_path_equals_library_on_a_hand_corpus():
 
 
 _ATOMS = st.lists(st.text("abcdXYZ0189_+-", min_size=1, max_size=8), min_size=1, max_size=3)
-_LABELS = st.lists(st.text("abcXYZ0189-", min_size=1, max_size=8).map(lambda label: label.strip("-") or "x"), min_size=1, max_size=3)
+_LABELS = st.lists(
+    st.text("abcXYZ0189-", min_size=1, max_size=8).map(lambda label: label.strip("-") or "x"), min_size=1, max_size=3
+)
 _TLDS = st.one_of(st.sampled_from(["com", "my", "COM", "Co", "org", "c"]), st.text("abcXYZ", min_size=1, max_size=8))
 # None leaves the address clean; the others break it in one place, at the edges of the fast path.
 _DEFECTS = st.sampled_from(
