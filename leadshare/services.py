@@ -150,7 +150,8 @@ class _Decider:
 
     def decision_event(self, lead_id: int, decision: Decision, cands: bytes | None, extra: dict) -> NewEvent:
         data = dict(extra)
-        data["rules"] = self.s.team.content_hash
+        if "batch" not in data:  # a batch's leads share the rules version its import recorded
+            data["rules"] = self.s.team.content_hash
         if cands is not None:
             data["cands"] = cands.hex()
         if decision.rule is not None:
@@ -323,7 +324,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     initial = team.statuses[0]
 
     records = parsed.records
-    existing = ledger.matching_leads(
+    existing = [] if ledger.has_no_leads() else ledger.matching_leads(
         (r.external_id for r in records if r.external_id),
         (r.phone for r in records if r.phone_usable),
         (contacts.email_key(r.email) for r in records if r.email_usable),
@@ -453,6 +454,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             "assigned": result.assigned,
             "queued": result.queued,
             "rejects_file": None,
+            "rules": team.content_hash,
         }
     )
     return result

@@ -379,7 +379,8 @@ def explain(ledger, ref: str) -> dict:
         return out
     event = ledger.query("SELECT seq, at, type, actor, agent, data FROM events WHERE seq = ?", (lead["decided_seq"],))[0]
     data = orjson.loads(event["data"])
-    out.update(strategy=data.get("strategy"), state=data.get("state", {}), rules_version=data.get("rules"),
+    rules_version = data.get("rules") or ledger.scalar("SELECT rules FROM imports WHERE batch = ?", (data.get("batch"),))
+    out.update(strategy=data.get("strategy"), state=data.get("state", {}), rules_version=rules_version,
                decided_at=event["at"], decided_by=event["actor"], event=event["seq"])
     if data.get("kept"):
         out["kind"] = "kept from the imported file"

@@ -54,6 +54,7 @@ def test_explain_says_why_earlier_rules_did_not_decide(cli, tmp_path):
     assert why["agent"] == "aisyah" and why["rule"] == "everyone" and why["strategy"] == "round_robin"
     assert why["skipped"] == [{"rule": "commercial", "why": "product is 'residential', not commercial"}]
     assert {"lead", "agent", "rule", "strategy", "candidates"} <= set(why)
+    assert why["rules_version"] and len(why["rules_version"]) == 64
     assert why["state"] == {"last": None, "start": "aisyah"}
     text = cli("explain", "1").stdout
     assert "rule 'commercial' did not decide" in text and "inactive" in text

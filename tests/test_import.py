@@ -147,3 +147,10 @@ def test_returning_customer_goes_back_to_the_previous_owner(cli, tmp_path):
     assert out["imported"] == 1
     again = cli.json("show", "IG-1")
     assert again["agent"] == owner and again["rule"] == "returning customer"
+
+
+def test_a_big_file_is_deduplicated_against_the_ledger_too(cli, tmp_path):
+    write_csv(tmp_path / "big.csv", lead_rows(3000))
+    assert cli.json("import", "big.csv")["imported"] == 3000
+    again = cli.json("import", "big.csv", "--force")
+    assert (again["imported"], again["duplicates"]) == (0, 3000)

@@ -41,7 +41,8 @@ STEPS: list[str] = [
         at TEXT NOT NULL,
         rows INTEGER NOT NULL, imported INTEGER NOT NULL, duplicates INTEGER NOT NULL,
         rejected INTEGER NOT NULL, assigned INTEGER NOT NULL, queued INTEGER NOT NULL,
-        rejects_file TEXT
+        rejects_file TEXT,
+        rules TEXT
     );
     CREATE INDEX imports_file_hash ON imports (file_hash);
 

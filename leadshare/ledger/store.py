@@ -253,18 +253,30 @@ class Ledger:
         for sql in indexes:
             self.conn.execute(sql)
 
+    def has_no_leads(self) -> bool:
+        return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
+
+    _MATCH_COLUMNS = "l.id, l.external_id, l.phone_key, l.email_key, l.status, l.agent, l.created_at, l.closed_at"
+
     def matching_leads(self, external_ids: Iterable[str], phones: Iterable[str], emails: Iterable[str]) -> list[dict]:
-        """Existing leads sharing an external id, phone key or email key, newest first."""
+        """Existing leads sharing an external id, phone key or email key, newest first.
+
+        A big file's keys go into a temporary table joined on the indexes, one query per key kind;
+        a small one's into IN (...) lists."""
         found: dict[int, dict] = {}
         for column, keys in (("external_id", external_ids), ("phone_key", phones), ("email_key", emails)):
-            for chunk in _chunks(list(set(keys))):
+            keys = list(set(keys))
+            if len(keys) > 5 * _CHUNK:
+                self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS match_keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
+                self.conn.execute("DELETE FROM match_keys")
+                self.conn.executemany("INSERT OR IGNORE INTO match_keys (k) VALUES (?)", ((k,) for k in keys))
+                rows = self.db.query(f"SELECT {self._MATCH_COLUMNS} FROM match_keys m JOIN leads l ON l.{column} = m.k")
+                found.update((row["id"], row) for row in rows)
+                continue
+            for chunk in _chunks(keys):
                 marks = ",".join("?" * len(chunk))
-                for row in self.db.query(
-                    f"SELECT id, external_id, phone_key, email_key, status, agent, created_at, closed_at "
-                    f"FROM leads WHERE {column} IN ({marks})",
-                    chunk,
-                ):
-                    found[row["id"]] = row
+                rows = self.db.query(f"SELECT {self._MATCH_COLUMNS} FROM leads l WHERE l.{column} IN ({marks})", chunk)
+                found.update((row["id"], row) for row in rows)
         return sorted(found.values(), key=lambda r: r["id"], reverse=True)
 
     def open_loads(self, closed: Sequence[str]) -> dict[str, int]:
