@@ -1,14 +1,58 @@
-"""Fairness and load, computed from the ledger's stored decisions.
+"""Fairness, load and the other figures the reports show, computed from the ledger's stored decisions.
 
-Expected share: for each decision, each eligible candidate expected weight / (sum of the eligible
-weights) of that lead. Summed over a period this is what the rules intended given who was
-actually available, so an agent on leave for half the period is expected to get about half.
+Expected leads
+--------------
+Every assignment stored its whole decision: the rule, its strategy and each candidate with whether
+it was eligible and its weight. A decision's *intended split* is what its strategy aims at among
+the candidates that were eligible at that moment:
+
+- ``weighted``: each eligible agent's weight / the sum of the eligible weights (gold 1.25 against
+  silver 1.0 expects 5/9 and 4/9);
+- ``round_robin``: an equal share for each eligible agent (tiers do not change a rotation);
+- ``least_loaded``: shares in proportion to the capacities the decision recorded (an agent without
+  one counts as the largest in the pool, as the strategy does); equal when nobody has a capacity;
+- a returning customer offered to the previous owner, and an owner kept from another CRM
+  (``import --keep-owner``), were not shared out: the owner expects the whole lead.
+
+An agent's *expected* is the sum of its intended shares over the period's decisions. Summed this
+way it already accounts for who was available: an agent on leave for half the period was not
+eligible in half of the decisions, so it expects about half. The period takes the leads by
+their ``assigned_at`` (the latest assignment or reassignment), and a lead counts for the agent who
+owns it now; a reassignment by the rules brings its own decision, a hand-over keeps the original
+one. Reassignments in the period are shown beside it (``reassigned_in`` / ``reassigned_out``), so
+a gap they explain is visible as such. ``open`` is the load now, whatever the period.
+
+Grouping by territory, source or rule
+-------------------------------------
+A lead's region, source and rule do not depend on who got it: every share of a decision falls in
+the lead's own group, so a group's expected is exactly its assigned (``difference`` 0). What can
+be unfair there is the split *inside* the group, so each such group carries ``agents`` (assigned
+against expected per agent within it) and its own ``gini``. The top-level ``gini`` is always the
+period's per-agent figure, the same number whichever grouping is shown.
+
+Tolerance
+---------
+Rotation is deterministic, so small gaps are granularity, not unfairness: round-robin ends within
+one lead of even per rule while the pool stays the same, and a period spans rules and changes of
+availability. A group is *flagged* when it is more than ``TOLERANCE_LEADS`` leads **and** more than
+``TOLERANCE_SHARE`` of its expected away from what was expected.
+
+Gini
+----
+The Gini coefficient of assigned against expected: 0 when every agent got exactly its expected
+leads, towards 1 when the leads went to a few. With equal expectations it is the ordinary Gini of
+the assigned counts; with unequal ones, each agent is a population weighted by its expected leads
+(the Lorenz curve of assigned share against expected share).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Iterable
+import csv
+import json
+import statistics
+from collections import Counter
+from datetime import datetime, time, timedelta
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 from leadshare import clock
 from leadshare.models import Team
@@ -17,78 +61,454 @@ if TYPE_CHECKING:  # reports take a ledger but never pull SQL in themselves
     from leadshare.ledger.store import Ledger
 
 GROUPINGS = ("agent", "territory", "source", "rule")
-_GROUP_COLUMN = {"territory": "region", "source": "source", "rule": "rule"}
+_GROUP_COLUMN = {"agent": "agent", "territory": "region", "source": "source", "rule": "rule"}
+NONE_KEY = "(none)"
+
+TOLERANCE_LEADS = 2
+TOLERANCE_SHARE = 0.10
 
 
-def gini(values: Iterable[float]) -> float:
-    """Gini coefficient (0 = all equal, towards 1 = concentrated); 0.0 for no or all-zero values."""
-    xs = sorted(v for v in values)
-    n = len(xs)
-    total = sum(xs)
-    if n == 0 or total <= 0:
+def _queries():
+    from leadshare.ledger import reporting  # imported here: this module stays free of the database
+
+    return reporting
+
+
+# ---- the maths ------------------------------------------------------------------------------
+
+
+def gini(values: Iterable[float], weights: Iterable[float] | None = None) -> float:
+    """Gini coefficient: 0 = all equal, towards 1 = concentrated; 0.0 for no values or all zero.
+
+    Without weights it is the ordinary (population) Gini of `values`: [1, 1, 1, 1] is 0,
+    [0, 0, 0, 4] is 0.75, [1, 2, 3, 4] is 0.25. With `weights` (one per value) each value is a
+    population of that size: `values` are what each got, `weights` what each was expected to get,
+    and the result is 0 exactly when every value is proportional to its weight.
+    """
+    xs = [float(v) for v in values]
+    ws = [1.0] * len(xs) if weights is None else [float(w) for w in weights]
+    if len(ws) != len(xs):
+        raise ValueError("gini: one weight per value")
+    if any(x < 0 for x in xs) or any(w < 0 for w in ws):
+        raise ValueError("gini: values and weights must not be negative")
+    pairs = [(x, w) for x, w in zip(xs, ws) if x > 0 or w > 0]
+    total_x = sum(x for x, _ in pairs)
+    total_w = sum(w for _, w in pairs)
+    if not pairs or total_x <= 0 or total_w <= 0:
         return 0.0
-    weighted = sum((i + 1) * x for i, x in enumerate(xs))
-    return round((2 * weighted) / (n * total) - (n + 1) / n, 6)
+    # Lorenz curve: populations in increasing order of what each got per unit expected; a value
+    # with no expectation at all comes last (an infinite ratio) and only raises the curve's end.
+    pairs.sort(key=lambda p: (p[1] == 0, p[0] / p[1] if p[1] else 0.0))
+    area, cum_x = 0.0, 0.0
+    for x, w in pairs:
+        before = cum_x
+        cum_x += x / total_x
+        area += (w / total_w) * (before + cum_x)  # twice the trapezoid under this segment
+    return round(max(0.0, 1.0 - area), 6)
 
 
-def expected_shares(candidates: list) -> dict[str, float]:
-    """A decision's intended split among its eligible candidates ([agent, eligible, reason, weight])."""
-    eligible = [(c[0], float(c[3])) for c in candidates if c[1]]
-    total = sum(w for _, w in eligible)
+def expected_shares(
+    candidates: Sequence[Sequence[Any]], strategy: str | None = "weighted", capacities: Mapping[str, Any] | None = None
+) -> dict[str, float]:
+    """A decision's intended split among its eligible candidates ([agent, eligible, reason, weight]),
+    by strategy (see the module's documentation). The shares add up to 1 (or nothing is eligible)."""
+    eligible = [(str(c[0]), float(c[3]) if len(c) > 3 and c[3] is not None else 1.0) for c in candidates if c[1]]
+    if not eligible:
+        return {}
+    if strategy == "round_robin":
+        sizes = {a: 1.0 for a, _ in eligible}
+    elif strategy == "least_loaded":
+        caps = {a: (capacities or {}).get(a) for a, _ in eligible}
+        known = [float(v) for v in caps.values() if v is not None]
+        if not known:
+            sizes = {a: 1.0 for a, _ in eligible}
+        else:
+            largest = max(known)
+            sizes = {a: float(v) if v is not None else largest for a, v in caps.items()}
+    else:  # weighted, and any decision whose strategy is not known: the tier weights
+        sizes = {a: max(0.0, w) for a, w in eligible}
+    total = sum(sizes.values())
     if total <= 0:
-        return {a: 1 / len(eligible) for a, _ in eligible} if eligible else {}
-    return {a: w / total for a, w in eligible}
+        return {a: 1 / len(eligible) for a, _ in eligible}
+    return {a: s / total for a, s in sizes.items()}
+
+
+def is_flagged(assigned: float, expected: float) -> bool:
+    """Far from expected: more than TOLERANCE_LEADS leads and more than TOLERANCE_SHARE of expected."""
+    gap = abs(assigned - expected)
+    return gap > TOLERANCE_LEADS and gap > TOLERANCE_SHARE * expected
+
+
+def _minutes(start: str, end: str) -> float:
+    return (clock.from_iso(end) - clock.from_iso(start)).total_seconds() / 60
+
+
+# ---- fairness -------------------------------------------------------------------------------
+
+
+class _Tally:
+    __slots__ = ("assigned", "expected", "won", "closed", "minutes")
+
+    def __init__(self) -> None:
+        self.assigned = 0
+        self.expected = 0.0
+        self.won = 0
+        self.closed = 0
+        self.minutes: list[float] = []
+
+
+def _intended(row: Mapping[str, Any], sets: Mapping[bytes, Any], strategies: Mapping[str, str]) -> dict[str, float]:
+    body = sets.get(row["cands"]) if row["cands"] else None
+    if row["kept"] or body is None:  # an owner kept from another CRM: not a decision
+        return {row["agent"]: 1.0}
+    strategy = row["strategy"] or strategies.get(row["rule"])
+    capacities = json.loads(row["capacities"]) if row["capacities"] else None
+    shares = expected_shares(body.get("candidates", []), strategy, capacities)
+    return shares or {row["agent"]: 1.0}
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _conversion(t: _Tally) -> float | None:
+    return round(t.won / t.closed, 4) if t.closed else None
+
+
+class _Keys:
+    """Groups lead fields case-insensitively (a territory is matched that way), shown in the
+    spelling most of the group's leads use."""
+
+    def __init__(self) -> None:
+        self.spellings: dict[str, Counter] = {}
+
+    def key(self, value: Any, weight: int = 1) -> str:
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            return NONE_KEY
+        norm = text.casefold()
+        self.spellings.setdefault(norm, Counter())[text] += weight
+        return norm
+
+    def label(self, norm: str) -> str:
+        if norm == NONE_KEY:
+            return NONE_KEY
+        return self.spellings[norm].most_common(1)[0][0]
 
 
 def fairness(ledger: "Ledger", team: Team, since: datetime, until: datetime, by: str = "agent") -> dict:
-    rows = ledger.decisions_between(clock.to_utc_iso(since), clock.to_utc_iso(until))
-    sets = ledger.candidate_sets(r["cands"] for r in rows if r["cands"])
-    assigned: dict[str, int] = {}
-    expected: dict[str, float] = {}
-    for r in rows:
-        key = r["agent"] if by == "agent" else (r[_GROUP_COLUMN[by]] or "(none)")
-        assigned[key] = assigned.get(key, 0) + r["n"]
-        body = sets.get(r["cands"]) if r["cands"] else None
-        if by == "agent":
-            if body is None:  # an owner kept from another CRM: not a decision, expected as given
-                expected[key] = expected.get(key, 0.0) + r["n"]
-                continue
-            for agent, share in expected_shares(body["candidates"]).items():
-                expected[agent] = expected.get(agent, 0.0) + share * r["n"]
-        else:
-            expected[key] = expected.get(key, 0.0) + r["n"]
-    total = sum(assigned.values())
-    loads = ledger.open_loads(team.closed_statuses)
+    """The split of the leads assigned in [since, until] against what the rules intended.
 
-    keys: list[str]
+    Returns the `fairness --json` document: since, until, by, total, gini, tolerance and one group
+    per agent (or territory, source, rule) with assigned, share, expected, expected_share,
+    difference, flagged, open, capacity, reassigned_in/out, median_first_contact_minutes and
+    conversion."""
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}")
+    q = _queries()
+    s, u = clock.to_utc_iso(since), clock.to_utc_iso(until)
+    closed = team.closed_statuses
+    rows = q.decisions(ledger, s, u, closed)
+    sets = q.candidate_sets(ledger, {r["cands"] for r in rows if r["cands"]})
+    strategies = {r.name: r.strategy for r in team.rules}
+    column = _GROUP_COLUMN[by]
+    keys = _Keys()
+
+    agents: dict[str, _Tally] = {}
+    groups: dict[str, _Tally] = {}
+    within: dict[str, dict[str, _Tally]] = {}  # group -> agent -> tally (groupings other than agent)
+
+    def tally(book: dict[str, _Tally], key: str) -> _Tally:
+        t = book.get(key)
+        if t is None:
+            t = book[key] = _Tally()
+        return t
+
+    for r in rows:
+        n = r["n"]
+        shares = _intended(r, sets, strategies)
+        owner = tally(agents, r["agent"])
+        owner.assigned += n
+        owner.won += r["won"] or 0
+        owner.closed += r["closed"] or 0
+        for agent, share in shares.items():
+            tally(agents, agent).expected += share * n
+        if by != "agent":
+            g = tally(groups, keys.key(r[column], n))
+            g.assigned += n
+            g.expected += n
+            g.won += r["won"] or 0
+            g.closed += r["closed"] or 0
+            inner = within.setdefault(keys.key(r[column], 0), {})
+            tally(inner, r["agent"]).assigned += n
+            for agent, share in shares.items():
+                tally(inner, agent).expected += share * n
+
+    for r in q.first_contacts(ledger, s, u):
+        minutes = _minutes(r["assigned_at"], r["first_contact_at"])
+        if minutes < 0:  # contacted before a hand-over: not this owner's first contact
+            continue
+        tally(agents, r["agent"]).minutes.append(minutes)
+        if by != "agent":
+            tally(groups, keys.key(r[column], 0)).minutes.append(minutes)
+
+    moved_in: Counter = Counter()
+    moved_out: Counter = Counter()
+    moved_out_sla: Counter = Counter()
+    for r in q.reassignments(ledger, s, u):
+        if r["dst"]:
+            moved_in[r["dst"]] += r["n"]
+        if r["src"]:
+            moved_out[r["src"]] += r["n"]
+            if r["sla"]:
+                moved_out_sla[r["src"]] += r["n"]
+
+    total = sum(t.assigned for t in agents.values())
+    agent_gini = gini([t.assigned for t in agents.values()], [t.expected for t in agents.values()])
+
+    def common(key: str, label: str, t: _Tally) -> dict:
+        return {
+            "key": label,
+            "assigned": t.assigned,
+            "share": round(t.assigned / total, 6) if total else 0.0,
+            "expected": round(t.expected, 4),
+            "expected_share": round(t.expected / total, 6) if total else 0.0,
+            "difference": round(t.assigned - t.expected, 4),
+            "flagged": is_flagged(t.assigned, t.expected),
+        }
+
+    out_groups: list[dict] = []
     if by == "agent":
+        loads = q.open_by(ledger, "agent", closed)
         roster = [a.id for a in team.agents]
-        keys = roster + sorted(k for k in set(assigned) | set(expected) if k not in roster)
+        active = [a.id for a in team.agents if a.active]
+        seen = set(agents) | {k for k, v in loads.items() if v} | set(moved_in) | set(moved_out)
+        order = [a for a in roster if a in active or a in seen] + sorted(k for k in seen if k not in roster and k)
+        for key in order:
+            t = agents.get(key) or _Tally()
+            agent = team.agent(key)
+            g = common(key, key, t)
+            g.update(
+                name=agent.name if agent else key,
+                open=loads.get(key, 0),
+                capacity=agent.capacity if agent else None,
+                tier=agent.tier if agent else None,
+                weight=agent.weight if agent else None,
+                active=agent.active if agent else False,
+                reassigned_in=moved_in.get(key, 0),
+                reassigned_out=moved_out.get(key, 0),
+                reassigned_out_sla=moved_out_sla.get(key, 0),
+                median_first_contact_minutes=_median(t.minutes),
+                contacted=len(t.minutes),
+                won=t.won,
+                closed=t.closed,
+                conversion=_conversion(t),
+            )
+            out_groups.append(g)
     else:
-        keys = sorted(set(assigned))
-    groups = []
-    for key in keys:
-        agent = team.agent(key) if by == "agent" else None
-        got, want = assigned.get(key, 0), expected.get(key, 0.0)
-        groups.append(
-            {
-                "key": key,
-                "name": agent.name if agent else key,
-                "assigned": got,
-                "share": round(got / total, 6) if total else 0.0,
-                "expected": round(want, 4),
-                "expected_share": round(want / total, 6) if total else 0.0,
-                "difference": round(got - want, 4),
-                "open": loads.get(key, 0) if by == "agent" else None,
-                "capacity": agent.capacity if agent else None,
-            }
-        )
-    ratios = [g["assigned"] / g["expected"] for g in groups if g["expected"] > 0]
+        loads: dict[str, int] = {}
+        for value, n in q.open_by(ledger, column, closed).items():
+            k = keys.key(value, 0)
+            loads[k] = loads.get(k, 0) + n
+        for key in sorted(groups, key=lambda k: (-groups[k].assigned, keys.label(k).casefold())):
+            t = groups[key]
+            inner = within.get(key, {})
+            inner_rows = [
+                {
+                    "key": a,
+                    "name": team.agent(a).name if team.agent(a) else a,
+                    "assigned": it.assigned,
+                    "expected": round(it.expected, 4),
+                    "difference": round(it.assigned - it.expected, 4),
+                    "flagged": is_flagged(it.assigned, it.expected),
+                }
+                for a, it in sorted(inner.items(), key=lambda kv: (-kv[1].assigned, -kv[1].expected, kv[0]))
+            ]
+            g = common(key, keys.label(key), t)
+            g.update(
+                flagged=any(a["flagged"] for a in inner_rows),
+                open=loads.get(key, 0),
+                capacity=None,
+                reassigned_in=None,
+                reassigned_out=None,
+                median_first_contact_minutes=_median(t.minutes),
+                contacted=len(t.minutes),
+                won=t.won,
+                closed=t.closed,
+                conversion=_conversion(t),
+                gini=gini([it.assigned for it in inner.values()], [it.expected for it in inner.values()]),
+                agents=inner_rows,
+            )
+            out_groups.append(g)
     return {
-        "since": clock.to_utc_iso(since),
-        "until": clock.to_utc_iso(until),
+        "since": s,
+        "until": u,
+        "timezone": team.timezone,
         "by": by,
         "total": total,
-        "groups": groups,
-        "gini": gini(ratios),
+        "groups": out_groups,
+        "gini": agent_gini,
+        "tolerance": {"leads": TOLERANCE_LEADS, "share": TOLERANCE_SHARE},
     }
+
+
+# ---- the dashboard's other figures ----------------------------------------------------------
+
+
+def day_window(now: datetime, days: int = 30) -> tuple[datetime, datetime]:
+    """The last `days` calendar days in `now`'s zone, today included: (start of the first, now)."""
+    first = now.date() - timedelta(days=days - 1)
+    return clock.localize(datetime.combine(first, time()), now.tzinfo), now
+
+
+def lead_volume(ledger: "Ledger", team: Team, since: datetime, until: datetime) -> dict:
+    """Leads created in [since, until]: per day in the team's time zone (every day, zeros too) and
+    per source (most first)."""
+    tz = clock.zone(team.timezone)
+    by_day: Counter = Counter()
+    keys = _Keys()
+    by_source: Counter = Counter()
+    for r in _queries().created_between(ledger, clock.to_utc_iso(since), clock.to_utc_iso(until)):
+        by_day[clock.from_iso(r["created_at"]).astimezone(tz).date()] += r["n"]
+        by_source[keys.key(r["source"], r["n"])] += r["n"]
+    days = []
+    day, last = since.astimezone(tz).date(), until.astimezone(tz).date()
+    while day <= last:
+        days.append({"day": day.isoformat(), "leads": by_day.get(day, 0)})
+        day += timedelta(days=1)
+    sources = [
+        {"source": keys.label(k), "leads": n}
+        for k, n in sorted(by_source.items(), key=lambda kv: (-kv[1], keys.label(kv[0]).casefold()))
+    ]
+    return {"since": clock.to_utc_iso(since), "until": clock.to_utc_iso(until), "total": sum(by_day.values()),
+            "by_day": days, "by_source": sources}
+
+
+def sla_report(ledger: "Ledger", team: Team, now: datetime, limit: int = 50) -> dict:
+    """SLA breaches now (open leads past their due time with no first contact) and the leads SLA
+    sweeps have moved."""
+    q = _queries()
+    at = clock.to_utc_iso(now)
+    count, rows = q.sla_breaches(ledger, at, team.closed_statuses, limit)
+    moved_leads, moves, moved = q.sla_reassigned(ledger, limit)
+
+    def name(agent_id: str | None) -> str | None:
+        agent = team.agent(agent_id) if agent_id else None
+        return agent.name if agent else agent_id
+
+    breaches = [
+        {
+            "id": r["id"], "external_id": r["external_id"], "name": r["name"], "agent": r["agent"],
+            "agent_name": name(r["agent"]), "status": r["status"], "assigned_at": r["assigned_at"],
+            "sla_due": r["sla_due"], "overdue_minutes": round(_minutes(r["sla_due"], at), 1),
+            "sla_reassigns": r["sla_reassigns"],
+        }
+        for r in rows
+    ]
+    reassigned = [
+        {"id": r["id"], "external_id": r["external_id"], "name": r["name"], "agent": r["agent"],
+         "agent_name": name(r["agent"]), "status": r["status"], "sla_reassigns": r["sla_reassigns"],
+         "contacted": r["first_contact_at"] is not None}
+        for r in moved
+    ]
+    return {
+        "now": at,
+        "breached": count,
+        "breaches": breaches,
+        "reassigned_leads": moved_leads,
+        "reassign_moves": moves,
+        "reassigned": reassigned,
+        "max_reassign": team.sla.max_reassign,
+        "first_contact_minutes": team.sla.first_contact.total_seconds() / 60 if team.sla.first_contact else None,
+    }
+
+
+def recent_imports(ledger: "Ledger", limit: int = 10) -> list[dict]:
+    """The newest import batches, newest first."""
+    keep = ("batch", "name", "at", "rows", "imported", "duplicates", "rejected", "assigned", "queued", "rejects_file")
+    return [{k: r.get(k) for k in keep} for r in _queries().recent_imports(ledger, limit)]
+
+
+def queued_now(ledger: "Ledger") -> int:
+    return _queries().queued_count(ledger)
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "created_at",
+    "assigned_at", "first_contact_at", "last_note",
+    "agent_name", "rule", "sla_due", "sla_reassigns", "closed_at", "status_at", "last_note_at", "queued_reason",
+    "batch", "forgotten_at", "fields",
+)
+EXPORT_FORMATS = ("csv", "json", "jsonl")
+# A spreadsheet runs a cell starting with these as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_rows(
+    ledger: "Ledger",
+    team: Team | None = None,
+    statuses: Sequence[str] = (),
+    agents: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[dict]:
+    """The leads to export, oldest first, as EXPORT_COLUMNS dicts (fields is the lead's own
+    attributes as a dict). `since`/`until` filter on when the lead came in (created_at)."""
+    rows = _queries().export_leads(
+        ledger, statuses, agents,
+        clock.to_utc_iso(since) if since else None, clock.to_utc_iso(until) if until else None,
+    )
+    names = {a.id: a.name for a in team.agents} if team else {}
+    for r in rows:
+        out = {k: r.get(k) for k in EXPORT_COLUMNS if k not in ("agent_name", "fields")}
+        out["agent_name"] = names.get(r["agent"]) if r["agent"] else None
+        try:
+            out["fields"] = json.loads(r["attrs"]) if r.get("attrs") else {}
+        except ValueError:
+            out["fields"] = {}
+        yield {k: out[k] for k in EXPORT_COLUMNS}
+
+
+def csv_cell(value: Any) -> str:
+    """One spreadsheet-safe csv cell: text that a spreadsheet would run as a formula (starting
+    with =, +, -, @, tab or CR) gets a leading ', so `+60123456789` shows as the phone itself."""
+    if value is None:
+        text = ""
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _json(row: Mapping[str, Any]) -> str:
+    # U+2028/2029 are valid in JSON but some line readers split on them: escaped, the value is the same
+    return json.dumps(row, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def write_export(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str]) -> int:
+    """Write the rows to a text stream as csv (spreadsheet-safe), a json array or jsonl (values
+    never altered). Returns how many rows were written."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow([csv_cell(row.get(k)) for k in EXPORT_COLUMNS])
+            count += 1
+    elif fmt == "json":
+        for row in rows:
+            out.write(("[\n" if count == 0 else ",\n") + _json(row))
+            count += 1
+        out.write("\n]\n" if count else "[]\n")
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(_json(row) + "\n")
+            count += 1
+    else:
+        raise ValueError(f"unknown export format {fmt!r}")
+    return count

@@ -38,7 +38,7 @@ def _root(
     """Options given before the command apply to it; the same options after the command win."""
 
 
-from leadshare.cli import export_cmd, imports, leads, ledger_cmds, notify_cmd, reports_cmds, rules_cmds, team_cmds, workflow_cmds  # noqa: E402,F401  (registers commands)
+from leadshare.cli import export_cmd, imports, leads, ledger_cmds, notify_cmd, reports_cmds, rules_cmds, simulate_cmd, team_cmds, workflow_cmds  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

@@ -1,0 +1,263 @@
+"""`dashboard`: one self-contained page, checked in a real headless Chromium (CI installs it; a
+missing browser fails these tests rather than skipping them)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import struct
+import subprocess
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import TEAM_YAML, Cli, lead_rows, phone, write_csv
+
+# Names are untrusted: markup in them must come out as text.
+BEN = "Ben <b>Lim</b> & 'Co'"
+CUSTOMER = "<img src=x onerror=alert(1)>Mallory"
+DASH_YAML = (
+    TEAM_YAML.replace("name: Ben Lim", 'name: "Ben <b>Lim</b> & \'Co\'"')
+    .replace("    tier: gold\n", "    tier: gold\n    capacity: 12\n")
+)
+NAMES = ["Aisyah Rahman", BEN, "Chitra Devi"]
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    assert found, "Chromium is needed for the dashboard tests: apt-get install -y chromium (.ci/run installs it)"
+    return found
+
+
+def run_chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}",
+        "--enable-logging=stderr", "--v=0", *args, page.resolve().as_uri(),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def console_messages(stderr: str) -> list[str]:
+    """What the page wrote to the console (errors, CSP violations, uncaught exceptions)."""
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def parse(html: str) -> _Text:
+    p = _Text()
+    p.feed(html)
+    return p
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit RGB/RGBA, non-interlaced PNG with the standard library: (width, height, rows)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat = 8, b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
+        elif kind == b"IDAT":
+            idat += body
+    bpp = 3 if colour == 2 else 4
+    stride = width * bpp
+    raw = zlib.decompress(idat)
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        if f == 1:
+            for i in range(bpp, stride):
+                line[i] = (line[i] + line[i - bpp]) & 255
+        elif f == 2:
+            line = bytearray((a + b) & 255 for a, b in zip(line, prev))
+        elif f == 3:
+            for i in range(stride):
+                left = line[i - bpp] if i >= bpp else 0
+                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 255
+        elif f == 4:
+            for i in range(stride):
+                a = line[i - bpp] if i >= bpp else 0
+                b = prev[i]
+                c = prev[i - bpp] if i >= bpp else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        else:
+            assert f == 0, f"PNG filter {f}"
+        rows.append(bytes(line))
+        prev = line
+    return width, height, [bytes(r[i : i + 3]) for r in rows[::4] for i in range(0, stride, bpp * 4)]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A ledger with a few weeks of history, SLA breaches and SLA moves, its dashboard, and what
+    Chromium made of it."""
+    here = tmp_path_factory.mktemp("dashboard")
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("LEADSHARE_"):
+                mp.delenv(key)
+        mp.chdir(here)
+        (here / "rules.yaml").write_text(DASH_YAML)
+        cli = Cli(here)
+
+        def run(*args, now):
+            result = cli(*args, env={"LEADSHARE_NOW": now})
+            assert result.exit_code in (0, 1), (args, result.stdout, result.stderr)
+            return result
+
+        write_csv(here / "early.csv", [r.replace("facebook", "instagram") for r in lead_rows(4, start=200)])
+        run("import", "early.csv", now="2026-11-05T11:00:00")
+        write_csv(here / "friday.csv", lead_rows(6))
+        run("import", "friday.csv", now="2026-11-20T10:00:00")
+        run("status", "FB-0", "contacted", "--note", "called", "--as", "ben", now="2026-11-20T10:20:00")
+        run("status", "FB-0", "won", "--note", "signed", "--as", "ben", now="2026-11-20T11:00:00")
+        run("sweep", now="2026-11-20T15:00:00")  # the uncontacted Friday leads move on
+        write_csv(here / "today.csv", lead_rows(5, start=100) + [
+            f'X-1,"{CUSTOMER}",{phone(999)},,walk-in,KL,residential',
+        ])
+        run("import", "today.csv", now="2026-11-25T10:00:00")
+        result = run("dashboard", "--out", "dash.html", now="2026-11-25T16:00:00")
+        verify = cli.json("verify")
+    page = here / "dash.html"
+    dom = run_chromium(page, here / "profile-dom", "--dump-dom")
+    shot = here / "shot.png"
+    screenshot = run_chromium(page, here / "profile-shot", f"--screenshot={shot}", "--window-size=1280,2000")
+    return {"dir": here, "page": page, "html": page.read_text(), "stdout": result.stdout, "dom": dom,
+            "shot": shot, "screenshot": screenshot, "verify": verify}
+
+
+def test_dashboard_writes_one_file_atomically(site):
+    assert "dashboard written" in site["stdout"]
+    assert not [p for p in site["dir"].iterdir() if p.name.startswith(".dash.html")]
+    assert site["html"].lstrip().startswith("<!DOCTYPE html>")
+
+
+def test_dashboard_is_self_contained_with_no_scripts_or_external_urls(site):
+    html = site["html"]
+    assert "<script" not in html.lower()
+    assert not re.search(r"<(link|iframe|object|embed|img)\b", html, re.IGNORECASE)
+    urls = set(re.findall(r"(?:https?:)?//[^\s\"'<>)]+", html))
+    assert urls <= {"http://www.w3.org/2000/svg"}, urls
+    assert "@import" not in html and "url(" not in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    assert html.count("<svg") >= 4  # fairness, load, per day, per source
+
+
+def test_untrusted_names_are_escaped(site):
+    html = site["html"]
+    assert "<b>Lim</b>" not in html and "Ben &lt;b&gt;Lim&lt;/b&gt; &amp; &#39;Co&#39;" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;Mallory" in html
+
+
+def test_dashboard_shows_the_verify_status_and_chain_head(site):
+    assert site["verify"]["ok"] is True
+    text = " ".join(parse(site["html"]).parts)
+    assert "verified" in text
+    assert site["verify"]["head"] in text
+
+
+def test_chromium_renders_every_agent_name_as_text(site):
+    dom = site["dom"]
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    parsed = parse(dom.stdout)
+    text = " ".join(" ".join(parsed.parts).split())
+    for name in NAMES:
+        assert name in text, name
+    assert CUSTOMER in text  # the customer from the breached SLA list, as text
+    # ... and none of the markup in the names became elements
+    assert "<b>Lim</b>" not in dom.stdout
+    assert not [t for t, _ in parsed.tags if t in ("img", "script")]
+    assert not [a for _, attrs in parsed.tags for a in attrs if a.startswith("on")]
+    assert "SLA" in text and "Last imports" in text and site["verify"]["head"] in text
+
+
+def test_chromium_logs_no_console_errors(site):
+    for run in (site["dom"], site["screenshot"]):
+        assert console_messages(run.stderr) == []
+
+
+def test_chromium_screenshot_is_not_blank(site):
+    assert site["screenshot"].returncode == 0, site["screenshot"].stderr[-2000:]
+    width, height, pixels = png_pixels(site["shot"].read_bytes())
+    assert (width, height) == (1280, 2000)
+    colours = set(pixels)
+    assert len(colours) > 50, len(colours)
+    background = max(colours, key=pixels.count)
+    inked = sum(1 for p in pixels if p != background) / len(pixels)
+    assert inked > 0.2, inked
+
+
+def test_console_check_catches_a_broken_page(site, tmp_path):
+    # the check above is only worth something if it sees errors when there are some
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!DOCTYPE html><p>x</p><script>undefinedFunction()</script>")
+    run = run_chromium(broken, tmp_path / "profile", "--dump-dom")
+    assert any("Uncaught" in line for line in console_messages(run.stderr))
+
+
+def test_dashboard_figures(cli, tmp_path, rules):
+    rules.write_text(DASH_YAML)
+    write_csv(tmp_path / "leads.csv", lead_rows(6) + [f"W-1,Walk In,{phone(77)},,walk-in,KL,residential"])
+    cli.json("import", "leads.csv")
+    from leadshare import clock, dashboard
+    from leadshare.config import load_team
+    from leadshare.ledger.store import Ledger
+
+    team = load_team(rules)
+    ctx = dashboard.build(Ledger.open(tmp_path / "leadshare.db"), team, clock.now(team.timezone).replace(hour=16))
+    assert ctx["volume"]["total"] == 7
+    assert ctx["volume"]["by_source"][:2] == [{"source": "facebook", "leads": 6}, {"source": "walk-in", "leads": 1}]
+    assert len(ctx["volume"]["by_day"]) == 30 and ctx["volume"]["by_day"][-1] == {"day": "2026-11-25", "leads": 7}
+    assert ctx["sla"]["breached"] == 7  # assigned at 10:00 with a 4h SLA, nobody called by 16:00
+    assert {g["key"]: g["capacity"] for g in ctx["fairness"]["groups"]}["aisyah"] == 12
+    assert ctx["imports"][0]["batch"] == 1 and ctx["imports"][0]["imported"] == 7
+    assert ctx["check"]["ok"] is True and len(ctx["check"]["head"]) == 64
+
+
+def test_a_tampered_ledger_shows_problems(cli, tmp_path, rules):
+    write_csv(tmp_path / "leads.csv", lead_rows(3))
+    cli.json("import", "leads.csv")
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("UPDATE leads SET agent = 'chitra' WHERE id = 1")
+    result = cli("dashboard", "--out", "dash.html")
+    assert result.exit_code == 0, result.stderr
+    html = (tmp_path / "dash.html").read_text()
+    assert "problems found" in html and "lead 1" in html
+    skipped = cli("dashboard", "--out", "quick.html", "--skip-verify")
+    assert skipped.exit_code == 0 and "not checked" in (tmp_path / "quick.html").read_text()
+
+
+def test_dashboard_needs_out_and_a_writable_folder(cli, tmp_path):
+    assert cli("dashboard").exit_code == 2
+    result = cli("dashboard", "--out", str(tmp_path / "missing" / "d.html"))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+
+
+def test_dashboard_of_an_empty_ledger(cli, tmp_path):
+    assert cli("dashboard", "--out", "d.html").exit_code == 0
+    html = (tmp_path / "d.html").read_text()
+    assert "Nothing imported yet." in html and "No leads were assigned in this period." in html
