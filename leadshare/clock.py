@@ -36,7 +36,10 @@ def parse_duration(text: str) -> timedelta:
     m = _DURATION.match(str(text))
     if not m:
         raise LeadshareError(f"'{text}' is not a duration", "write a number and a unit: 30m, 4h, 7d or 4w")
-    return timedelta(**{_UNIT[m.group(2).lower()]: float(m.group(1))})
+    try:
+        return timedelta(**{_UNIT[m.group(2).lower()]: float(m.group(1))})
+    except OverflowError:
+        raise LeadshareError(f"'{text}' is far too long a duration", "write a number and a unit: 30m, 4h, 7d or 4w") from None
 
 
 # --- zones and conversions -------------------------------------------------------------------
@@ -121,9 +124,12 @@ def parse_when(text: str, now: datetime) -> datetime:
     m = _DURATION.match(s)
     if m:
         span = parse_duration(s)
-        if m.group(2).lower() in "dw":
-            return localize(now.replace(tzinfo=None) - span, tz)
-        return (now.astimezone(UTC) - span).astimezone(tz)
+        try:
+            if m.group(2).lower() in "dw":
+                return localize(now.replace(tzinfo=None) - span, tz)
+            return (now.astimezone(UTC) - span).astimezone(tz)
+        except OverflowError:
+            raise LeadshareError(f"'{text}' goes back before the year 1", _WHEN_HINT) from None
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
         try:
             day = date.fromisoformat(s)

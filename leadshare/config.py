@@ -41,6 +41,9 @@ MAX_NODES = 100_000  # values in the document once aliases are expanded
 
 DEFAULT_STATUSES = ("new", "contacted", "qualified", "won", "lost")
 DEFAULT_TIER_PERIOD = timedelta(days=90)
+# SLAs and tier periods beyond a year are typos; refusing them also keeps the working-time
+# arithmetic bounded (an SLA of 200000w would walk the calendar for ages).
+MAX_DURATION = timedelta(days=366)
 ALL_WEEK: models.WeeklyHours = tuple(((0, 24 * 60),) for _ in range(7))
 
 STRATEGIES = ("round_robin", "weighted", "least_loaded")
@@ -487,6 +490,8 @@ def _duration(value: Any) -> timedelta:
         raise ValueError(f"{e.message}; {e.hint}" if e.hint else e.message) from None
     if result <= timedelta(0):
         raise ValueError("must be longer than zero")
+    if result > MAX_DURATION:
+        raise ValueError(f"'{value}' is longer than a year; write a shorter duration")
     return result
 
 

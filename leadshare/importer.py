@@ -160,7 +160,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 _BARE_ID = "id"  # external id only when no explicit external-id column exists
 
 _CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
-_CAMEL_2 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL_2 = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")  # lookarounds: linear even on 30,000 capitals
 _NON_WORD = re.compile(r"[\W_]+")
 _SF_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
 
@@ -182,7 +182,7 @@ def header_key(header: str) -> str:
 def attr_name(header: str) -> str:
     """snake_case attribute name of a header: 'Budget (RM)' -> 'budget_rm', 'LeadSource' -> 'lead_source'."""
     text = _fold(header)
-    text = _CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", text))
+    text = _CAMEL_2.sub("_", _CAMEL_1.sub(r"\1_\2", text))
     return _NON_WORD.sub("_", text).strip("_").lower()
 
 

@@ -141,18 +141,20 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
 def console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    # no markup: customer and agent names like "[b]Ali[/b]" must print as written
+    return Console(stderr=stderr, highlight=False, markup=False)
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None):
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for c in columns:
         justify = "right" if c.lower() in {"#", "id", "assigned", "expected", "share", "open", "capacity", "seq", "weight", "rows", "count", "diff"} else "left"
         t.add_column(c, justify=justify)
     for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
+        t.add_row(*[Text("" if v is None else str(v)) for v in r])
     return t
 
 

@@ -114,7 +114,7 @@ def show(
 
     def render() -> None:
         c = console()
-        c.print(f"[bold]lead {out['id']}[/bold] {out['external_id'] or ''}  {out['name'] or ''}")
+        c.print(f"lead {out['id']} {out['external_id'] or ''}  {out['name'] or ''}")
         c.print(f"  phone {out['phone'] or '-'}   email {out['email'] or '-'}")
         c.print(f"  source {out['source'] or '-'}   region {out['region'] or '-'}   " + "  ".join(f"{k} {v}" for k, v in out["fields"].items()))
         owner = out["agent"] or f"nobody: waiting ({out['queued_reason']})"
