@@ -53,6 +53,16 @@ class Report:
 
 def verify(ledger: Ledger, expect_head: str | None = None, decisions: bool = False) -> Report:
     report = Report()
+    try:
+        with ledger.lenient_text():
+            _verify(ledger, report, expect_head, decisions)
+    except ledger.DatabaseError as exc:
+        # damage below the log (a broken page, a mangled table) is a finding, not a crash
+        report.add(f"the ledger file is damaged and could not be read through: {exc}")
+    return report
+
+
+def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: bool) -> None:
     for problem in ledger.integrity_problems():
         report.add(problem)
     count, problems, head = ev.check_chain(ledger.iter_events())
@@ -72,112 +82,156 @@ def verify(ledger: Ledger, expect_head: str | None = None, decisions: bool = Fal
     _replay(ledger, report)
     if decisions:
         _rederive(ledger, report)
-    return report
 
 
 def _check_candidate_sets(ledger: Ledger, report: Report) -> None:
     for hash_, data in ledger.all_candidate_sets():
-        if short_hash(orjson.loads(data)) != hash_:
-            report.add(f"candidate set {hash_.hex()}: content does not match its hash")
+        try:
+            intact = short_hash(orjson.loads(data)) == hash_
+        except orjson.JSONDecodeError:
+            intact = False
+        if not intact:
+            report.add(f"candidate set {bytes(hash_).hex()}: content does not match its hash")
 
 
-def _replay(ledger: Ledger, report: Report) -> None:
-    leads: dict[int, dict] = {}
-    rows: dict[int, str] = {}
-    rotation_last: dict[str, str] = {}
-    imports: dict[int, dict] = {}
-    tiers: dict[str, str | None] = {}
-    for seq, at, actor, type_, lead, agent, data_text, _ in ledger.iter_events():
-        data = orjson.loads(data_text)
+class _Replay:
+    """The projections rebuilt in memory from the events alone."""
+
+    def __init__(self, report: Report):
+        self.report = report
+        self.leads: dict[int, dict] = {}
+        self.rows: dict[int, str] = {}
+        self.rotation_last: dict[str, str] = {}
+        self.imports: dict[int, dict] = {}
+        self.tiers: dict[str, str | None] = {}
+        self.notes: dict[int, str] = {}  # note event seq -> digest of its text
+        self.leave: dict[int, dict] = {}
+
+    def apply(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:
         if type_ in ("assigned", "queued"):
-            if data.get("new"):
-                if lead in leads:
-                    report.add(f"event {seq}: creates lead {lead}, which already exists")
-                leads[lead] = dict.fromkeys(REPLAYED)
-                leads[lead].update(status=data.get("status"), sla_reassigns=0)
-                rows[lead] = data.get("row")
-            state = leads.get(lead)
-            if state is None:
-                report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
-                continue
-            state.update(
-                agent=agent,
-                rule=data.get("rule"),
-                cands=data.get("cands"),
-                decided_seq=seq,
-                assigned_at=at if type_ == "assigned" else None,
-                sla_start=data.get("sla_start"),
-                sla_due=data.get("sla_due"),
-                queued_reason=data.get("reason") if type_ == "queued" else None,
-            )
-            if data.get("kept") and data.get("status") in ("won", "lost"):
-                state["closed_at"] = at
-            if type_ == "assigned" and data.get("strategy") in ("round_robin", "weighted", "least_loaded"):
-                rotation_last[data["rule"]] = agent
+            self._decided(seq, at, type_, lead, agent, data)
         elif type_ == "imported":
-            imports[data["batch"]] = data
+            self.imports[data["batch"]] = data
         elif type_ == "tiers_applied":
             for agent_id, change in data["changes"].items():
-                tiers[agent_id] = change["to"]
-        elif lead is not None and lead not in leads:
-            report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
+                self.tiers[agent_id] = change["to"]
+        elif type_ == "leave_added":
+            self.leave[data["id"]] = {"agent": agent, "start": data["from"], "end": data["to"], "reason": data.get("reason"),
+                                      "cancelled_at": None}
+        elif type_ == "leave_cancelled":
+            self.leave[data["id"]]["cancelled_at"] = at
+        elif lead is not None and lead not in self.leads:
+            self.report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
         elif type_ == "reassigned":
-            state = leads[lead]
+            state = self.leads[lead]
             state.update(agent=agent, assigned_at=at, sla_start=data.get("sla_start"), sla_due=data.get("sla_due"),
                          warned_at=None, escalated_at=None)
             if data.get("cands"):
                 state.update(rule=data["rule"], cands=data["cands"], decided_seq=seq)
-                rotation_last[data["rule"]] = agent
+                self.rotation_last[data["rule"]] = agent
             if data.get("sla"):
                 state["sla_reassigns"] += 1
         elif type_ == "status":
-            state = leads[lead]
+            state = self.leads[lead]
             state.update(status=data["to"], status_at=at, closed_at=at if data.get("closed") else None)
             if data.get("first_contact"):
                 state["first_contact_at"] = at
         elif type_ == "note":
-            leads[lead]["last_note_at"] = at
+            self.leads[lead]["last_note_at"] = at
+            self.notes[seq] = data["digest"]
         elif type_ == "sla_warning":
-            leads[lead]["warned_at"] = at
+            self.leads[lead]["warned_at"] = at
         elif type_ == "escalated":
-            leads[lead]["escalated_at"] = at
+            self.leads[lead]["escalated_at"] = at
         elif type_ == "forgotten":
-            leads[lead]["forgotten_at"] = at
+            self.leads[lead]["forgotten_at"] = at
 
+    def _decided(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:
+        if data.get("new"):
+            if lead in self.leads:
+                self.report.add(f"event {seq}: creates lead {lead}, which already exists")
+            self.leads[lead] = dict.fromkeys(REPLAYED)
+            self.leads[lead].update(status=data["status"], sla_reassigns=0)
+            self.rows[lead] = data["row"]
+        state = self.leads.get(lead)
+        if state is None:
+            self.report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
+            return
+        state.update(
+            agent=agent,
+            rule=data.get("rule"),
+            cands=data.get("cands"),
+            decided_seq=seq,
+            assigned_at=at if type_ == "assigned" else None,
+            sla_start=data.get("sla_start"),
+            sla_due=data.get("sla_due"),
+            queued_reason=data.get("reason") if type_ == "queued" else None,
+        )
+        if data.get("kept") and data.get("status") in ("won", "lost"):
+            state["closed_at"] = at
+        if type_ == "assigned" and data.get("strategy") in engine.STRATEGIES:
+            self.rotation_last[data["rule"]] = agent
+
+
+def _replay(ledger: Ledger, report: Report) -> None:
+    replay = _Replay(report)
+    for seq, at, _actor, type_, lead, agent, data_text, _ in ledger.iter_events():
+        try:
+            data = orjson.loads(data_text)
+            replay.apply(seq, at, type_, lead, agent, data)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            report.add(f"event {seq}: its data is not what a {type_} event holds ({type(exc).__name__})")
+    _compare_leads(ledger, report, replay)
+
+    for rule, state in ledger.rotation().items():
+        if replay.rotation_last.get(rule) != state.last:
+            report.add(f"rotation of rule '{rule}': last is {state.last!r} but the log says {replay.rotation_last.get(rule)!r}")
+    if ledger.earned_tiers() != replay.tiers:
+        report.add("agent tiers differ from what the tiers_applied events recorded")
+    for row in ledger.imports(limit=-1):
+        logged = replay.imports.get(row["batch"])
+        if logged is None or any(logged.get(k) != row[k] for k in ("rows", "imported", "duplicates", "rejected", "assigned", "queued")):
+            report.add(f"import batch {row['batch']}: its counts differ from the log")
+    stored_leave = {r["id"]: {k: r[k] for k in ("agent", "start", "end", "reason", "cancelled_at")}
+                    for r in ledger.leave(include_cancelled=True)}
+    for leave_id in sorted(set(stored_leave) | set(replay.leave)):
+        if stored_leave.get(leave_id) != replay.leave.get(leave_id):
+            report.add(f"leave {leave_id}: differs from what the leave events recorded")
+    salt_hex = ledger.salt.hex()
+    for note in ledger.all_notes():
+        digest = replay.notes.get(note["seq"])
+        if digest is None:
+            report.add(f"note {note['id']}: no note event {note['seq']} recorded it")
+        elif note["text"] is not None and short_hash([salt_hex, note["text"]]).hex() != digest:
+            report.add(f"note {note['id']} on lead {note['lead']}: its text changed after event {note['seq']} recorded it")
+
+
+def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
     salt = ledger.salt
     stored_ids = set()
     for row in ledger.all_leads():
         lead_id = row["id"]
         stored_ids.add(lead_id)
-        state = leads.get(lead_id)
+        state = replay.leads.get(lead_id)
         if state is None:
             report.add(f"lead {lead_id}: in the leads table but no event created it")
             continue
         stored = dict(row)
-        stored["cands"] = row["cands"].hex() if row["cands"] else None
+        stored["cands"] = row["cands"].hex() if isinstance(row["cands"], bytes) else row["cands"]
         for column in REPLAYED:
             if stored[column] != state[column]:
                 report.add(f"lead {lead_id}: {column} is {stored[column]!r} but the log says {state[column]!r}")
                 break
+        pd = row["pd"] if isinstance(row["pd"], bytes) else None
         if row_digest(lead_id, row["external_id"], row["source"], row["region"], row["attrs"], row["batch"],
-                      row["created_at"], row["pd"]) != rows[lead_id]:
+                      row["created_at"], pd) != replay.rows.get(lead_id):
             report.add(f"lead {lead_id}: stored fields differ from what event {_creator(ledger, lead_id)} recorded")
-        if row["forgotten_at"] is None and row["pd"] != personal_digest(
+        if row["forgotten_at"] is None and pd != personal_digest(
             salt, row["name"], row["phone"], row["email"], row["phone_key"], row["email_key"]
         ):
             report.add(f"lead {lead_id}: name, phone or email changed outside leadshare")
-    for lead_id in sorted(set(leads) - stored_ids):
+    for lead_id in sorted(set(replay.leads) - stored_ids):
         report.add(f"lead {lead_id}: created by the log but missing from the leads table")
-
-    for rule, state in ledger.rotation().items():
-        if rotation_last.get(rule) != state.last:
-            report.add(f"rotation of rule '{rule}': last is {state.last!r} but the log says {rotation_last.get(rule)!r}")
-    if ledger.earned_tiers() != tiers:
-        report.add("agent tiers differ from what the tiers_applied events recorded")
-    for row in ledger.imports(limit=-1):
-        logged = imports.get(row["batch"])
-        if logged is None or any(logged[k] != row[k] for k in ("rows", "imported", "duplicates", "rejected", "assigned", "queued")):
-            report.add(f"import batch {row['batch']}: its counts differ from the log")
 
 
 def _creator(ledger: Ledger, lead_id: int) -> int | None:

@@ -82,7 +82,10 @@ def pool_reason(pool: Pool, agent: Agent, lead: Mapping[str, object]) -> str | N
 
 
 def availability_reason(agent: Agent, situation: Situation) -> tuple[str | None, bool]:
-    """(reason the agent cannot take a lead now, whether that reason is only the hour)."""
+    """(reason the agent cannot take a lead now, whether they are off duty).
+
+    Under `after_hours: assign` being off duty is no reason: the lead is assigned now and the SLA
+    clock waits for the agent's next working hour (RULES.md)."""
     if not agent.active:
         return "inactive", False
     away = situation.away.get(agent.id)
@@ -96,17 +99,14 @@ def availability_reason(agent: Agent, situation: Situation) -> tuple[str | None,
             return f"at capacity {load}/{agent.capacity}", False
     off = situation.off_duty.get(agent.id)
     if off:
-        return off, True
+        return (None, True) if situation.after_hours_assign else (off, True)
     return None, False
 
 
 def candidates_for(
     rule: Rule, team: Team, lead: Mapping[str, object], situation: Situation, cache: dict | None = None
-) -> tuple[tuple[Candidate, ...], bool]:
-    """Every roster agent with eligible or the reason not; and whether eligibility came after hours.
-
-    Agents on duty are preferred. Under `after_hours: assign`, when nobody in the pool is on duty,
-    those who would be eligible but for the hour become eligible (the SLA clock waits for them).
+) -> tuple[Candidate, ...]:
+    """Every roster agent, in roster order, with eligible or the reason not.
 
     `cache` (one per team and situation) keeps the answer for leads that look alike to the rule:
     the same pool value and the same agents at capacity give the same candidates.
@@ -128,25 +128,14 @@ def candidates_for(
     return found
 
 
-def _candidates(rule: Rule, team: Team, lead: Mapping[str, object], situation: Situation) -> tuple[tuple[Candidate, ...], bool]:
-    rows: list[tuple[Agent, str | None, bool]] = []
+def _candidates(rule: Rule, team: Team, lead: Mapping[str, object], situation: Situation) -> tuple[Candidate, ...]:
+    cands = []
     for agent in team.agents:
         reason = pool_reason(rule.pool, agent, lead)
-        only_hour = False
         if reason is None:
-            reason, only_hour = availability_reason(agent, situation)
-        rows.append((agent, reason, only_hour))
-    after_hours = situation.after_hours_assign and not any(r is None for _, r, _ in rows)
-    cands = tuple(
-        Candidate(
-            agent=a.id,
-            eligible=reason is None or (after_hours and only_hour),
-            reason=reason,
-            weight=a.weight,
-        )
-        for a, reason, only_hour in rows
-    )
-    return cands, after_hours and any(c.eligible for c in cands)
+            reason, _ = availability_reason(agent, situation)
+        cands.append(Candidate(agent=agent.id, eligible=reason is None, reason=reason, weight=agent.weight))
+    return tuple(cands)
 
 
 # ---- strategies ----------------------------------------------------------------------------
@@ -258,9 +247,9 @@ def decide(
     if previous_owner is not None:
         agent = team.agent(previous_owner)
         if agent is not None:
-            reason, only_hour = availability_reason(agent, situation)
-            if reason is None or (only_hour and situation.after_hours_assign):
-                cand = Candidate(agent.id, True, reason, agent.weight)
+            reason, off_duty = availability_reason(agent, situation)
+            if reason is None:
+                cand = Candidate(agent.id, True, None, agent.weight)
                 return (
                     Decision(
                         agent=agent.id,
@@ -268,7 +257,7 @@ def decide(
                         strategy="returning",
                         candidates=(cand,),
                         returning=True,
-                        off_duty=reason is not None,
+                        off_duty=off_duty,
                     ),
                     None,
                 )
@@ -279,7 +268,7 @@ def decide(
         if miss is not None:
             skipped.append((rule.name, miss))
             continue
-        cands, after_hours = candidates_for(rule, team, lead, situation, cache)
+        cands = candidates_for(rule, team, lead, situation, cache)
         if not any(c.eligible for c in cands):
             if rule.fallback == "next":
                 skipped.append((rule.name, "nobody eligible"))
@@ -317,7 +306,7 @@ def decide(
             candidates=cands,
             skipped=tuple(skipped),
             state=state,
-            off_duty=after_hours,
+            off_duty=winner in situation.off_duty,
         )
         return decision, RuleState(last=winner, roster=roster, current=current)
 

@@ -13,17 +13,18 @@ def roster(s: Session) -> list[dict]:
     week = this_week(s)
     out = []
     for agent in s.team.agents:
-        reason, only_hour = engine.availability_reason(agent, now_situation)
+        reason, _ = engine.availability_reason(agent, now_situation)
         nxt = calendar.next_on_duty(agent, s.now) if agent.active else None
         out.append(
             {
                 "id": agent.id,
                 "name": agent.name,
                 "role": agent.role,
-                "available": reason is None,
+                "available": reason is None,  # would be eligible for a new lead now
                 "reason": reason,
-                # off duty under `after_hours: assign` still receives leads when nobody is on duty
-                "takes_leads_after_hours": bool(only_hour and s.team.after_hours == "assign"),
+                # under `after_hours: assign` an agent off duty still gets leads; the SLA waits
+                "on_duty": agent.id not in now_situation.off_duty,
+                "off_duty": now_situation.off_duty.get(agent.id),
                 "open": now_situation.loads.get(agent.id, 0),
                 "capacity": agent.capacity,
                 "tier": agent.tier,

@@ -24,14 +24,20 @@ def test_after_hours_assign_starts_the_sla_clock_at_the_next_working_hour(cli, t
     assert shown["agent"] == "aisyah"
     assert shown["sla_due"] == "2026-11-26T05:00:00+00:00"  # Thu 09:00 + 4h = 13:00 in Kuala Lumpur
     why = cli.json("explain", "1")
-    assert all(c["eligible"] and c["reason"].startswith("off duty until Thu 09:00") for c in why["candidates"] if c["agent"] != "dan")
+    assert all(c["eligible"] and c["reason"] is None for c in why["candidates"] if c["agent"] != "dan")
+    night = {a["id"]: a for a in cli.json("agents", env={"LEADSHARE_NOW": "2026-11-25T23:00:00"})}
+    assert night["ben"]["available"] and night["ben"]["off_duty"] == "off duty until Thu 09:00"
 
 
 def test_a_public_holiday_is_off_duty_with_its_name(cli, tmp_path, rules):
     rules.write_text(rules.read_text().replace("phone_region: MY\n", "phone_region: MY\nholidays: {country: MY, subdiv: KUL}\n"))
     write_csv(tmp_path / "merdeka.csv", lead_rows(1))
     cli.json("import", "merdeka.csv", env={"LEADSHARE_NOW": "2026-08-31T10:00:00"})
-    reasons = {c["agent"]: c["reason"] for c in cli.json("explain", "1")["candidates"]}
+    assert cli.json("show", "1")["sla_due"] == "2026-09-01T05:00:00+00:00"  # the clock waits for Tue 09:00
+    rules.write_text(rules.read_text().replace("after_hours: assign", "after_hours: queue"))
+    write_csv(tmp_path / "merdeka2.csv", lead_rows(1, start=1))
+    cli.json("import", "merdeka2.csv", env={"LEADSHARE_NOW": "2026-08-31T10:00:00"})
+    reasons = {c["agent"]: c["reason"] for c in cli.json("explain", "2")["candidates"]}
     assert reasons["ben"] == "public holiday: National Day"
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadshare import engine
-from leadshare.models import Agent, Pool, Rule, RuleState, Team
+from leadshare.models import Agent, Candidate, Pool, Rule, RuleState, Team
 
 
 def team(n: int, strategy: str = "round_robin", weights: list[float] | None = None, **agent_kw) -> Team:
@@ -98,17 +98,18 @@ def test_least_loaded_compares_open_leads_to_capacity():
     assert decision.agent == "b"
 
 
-def test_off_duty_agents_take_leads_after_hours_only_when_nobody_is_on_duty():
+def test_off_duty_is_no_reason_under_after_hours_assign_but_is_under_queue():
     t = team(2)
     off_one = engine.Situation(off_duty={"a0": "off duty until Mon 09:00"})
     decision, _ = engine.decide({}, t, off_one, {})
-    assert decision.agent == "a1" and not decision.off_duty
-    off_all = engine.Situation(off_duty={"a0": "off duty until Mon 09:00", "a1": "off duty until Mon 09:00"})
-    decision, _ = engine.decide({}, t, off_all, {})
-    assert decision.agent == "a0" and decision.off_duty
-    queue = engine.Situation(off_duty=off_all.off_duty, after_hours_assign=False)
+    assert decision.agent == "a0" and decision.off_duty  # the SLA clock will wait for Monday
+    assert decision.candidates[0] == Candidate("a0", True, None, 1.0)
+    queue = engine.Situation(off_duty=off_one.off_duty, after_hours_assign=False)
     decision, _ = engine.decide({}, t, queue, {})
-    assert decision.agent is None
+    assert decision.agent == "a1" and not decision.off_duty
+    assert decision.candidates[0].reason == "off duty until Mon 09:00"
+    everyone_off = engine.Situation(off_duty={"a0": "off duty", "a1": "off duty"}, after_hours_assign=False)
+    assert engine.decide({}, t, everyone_off, {})[0].agent is None
 
 
 @given(leads=st.integers(1, 60), strategy=st.sampled_from(engine.STRATEGIES))

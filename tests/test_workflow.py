@@ -164,7 +164,7 @@ def test_agents_roster_says_who_is_available_and_why_not(cli, tmp_path):
     assert data["chitra"]["reason"] == "on leave until 2026-12-05"
     assert data["dan"]["reason"] == "inactive"
     night = {a["id"]: a for a in cli.json("agents", env={"LEADSHARE_NOW": "2026-11-25T22:00:00"})}
-    assert night["ben"]["reason"] == "off duty until Thu 09:00"
+    assert night["ben"]["on_duty"] is False and night["ben"]["off_duty"] == "off duty until Thu 09:00"
 
 
 def test_agents_see_their_week_against_expected_and_their_next_turn(cli, tmp_path):

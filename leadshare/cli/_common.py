@@ -4,6 +4,7 @@ the one handler that turns a LeadshareError into one stderr line and the contrac
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,13 @@ class LeadshareGroup(TyperGroup):
             raise typer.Exit(130)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
+        except sqlite3.Error as exc:  # a damaged or unreadable ledger file, met mid-command
+            if _debug_wanted():
+                raise
+            from leadshare.ledger.store import translate_error
+
+            db = ctx.find_root().params.get("db") or os.environ.get("LEADSHARE_DB") or "the ledger"
+            fail(translate_error(exc, str(db)))
         except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
             if _debug_wanted() or exc.__class__.__module__.startswith("click"):
                 raise

@@ -32,9 +32,10 @@ def agents(
     def render() -> None:
         console().print(table(
             f"team at {s.now:%a %Y-%m-%d %H:%M} ({s.team.timezone})",
-            ["agent", "name", "available", "open", "capacity", "tier", "weight", "next on duty"],
-            [[a["id"], a["name"], "yes" if a["available"] else f"no: {a['reason']}", a["open"],
-              "-" if a["capacity"] is None else a["capacity"], a["tier"] or "-", a["weight"], a["next_on_duty_local"] or "-"] for a in data],
+            ["agent", "name", "takes leads", "on duty", "open", "capacity", "tier", "weight"],
+            [[a["id"], a["name"], "yes" if a["available"] else f"no: {a['reason']}",
+              "yes" if a["on_duty"] else (a["off_duty"] or "no"), a["open"],
+              "-" if a["capacity"] is None else a["capacity"], a["tier"] or "-", a["weight"]] for a in data],
         ))
 
     emit(data, json_, render)

@@ -22,7 +22,7 @@ BUSY_TIMEOUT_MS = int(os.environ.get("LEADSHARE_BUSY_TIMEOUT_MS", "10000"))
 _CHUNK = 500  # keys per IN (...) query: well under SQLite's variable limit
 
 
-def _translate(exc: sqlite3.Error, path: str) -> LedgerError:
+def translate_error(exc: sqlite3.Error, path: str) -> LedgerError:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return LedgerError(
@@ -41,6 +41,8 @@ def _translate(exc: sqlite3.Error, path: str) -> LedgerError:
 
 
 class Ledger:
+    DatabaseError = sqlite3.Error  # so callers can catch a damaged file without importing sqlite3
+
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
@@ -68,7 +70,7 @@ class Ledger:
             ledger._migrate()
             return ledger
         except sqlite3.Error as exc:
-            raise _translate(exc, path) from exc
+            raise translate_error(exc, path) from exc
 
     def _check_identity(self, fresh: bool) -> None:
         app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
@@ -123,7 +125,7 @@ class Ledger:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate_error(exc, self.path) from exc
         self._in_write = True
         try:
             yield self
@@ -131,7 +133,7 @@ class Ledger:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            raise _translate(exc, self.path) from exc
+            raise translate_error(exc, self.path) from exc
         except BaseException:
             self._rollback()
             raise
@@ -429,7 +431,7 @@ class Ledger:
         try:
             src.backup(dest)
         except sqlite3.Error as exc:
-            raise _translate(exc, source) from exc
+            raise translate_error(exc, source) from exc
         finally:
             src.close()
             dest.close()
@@ -524,6 +526,20 @@ class Ledger:
 
     def all_leads(self) -> Iterator[dict]:
         return self.db.query("SELECT * FROM leads ORDER BY id")
+
+    @contextlib.contextmanager
+    def lenient_text(self) -> Iterator[None]:
+        """Read text that is not valid UTF-8 (a hand-edited row) with replacement characters
+        instead of failing: the changed bytes then simply fail their hash check."""
+        before = self.conn.text_factory
+        self.conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
+        try:
+            yield
+        finally:
+            self.conn.text_factory = before
+
+    def all_notes(self) -> Iterator[dict]:
+        return self.db.query("SELECT id, lead, seq, text FROM notes ORDER BY id")
 
     def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:
         return self.conn.execute("SELECT hash, data FROM candidate_sets")
