@@ -256,7 +256,7 @@ def _rederive(ledger: Ledger, report: Report) -> None:
         strategy = data.get("strategy")
         if type_ == "reassigned" and not data.get("by_rules"):
             report.manual.append({"seq": seq, "at": at, "lead": lead, "by": actor, "from": data.get("from"),
-                                  "to": data.get("to"), "reason": data.get("reason")})
+                                  "to": data.get("to"), "reason": ledger.handoff_reason(seq)})
         if strategy not in engine.STRATEGIES:
             continue
         report.decisions += 1

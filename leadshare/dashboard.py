@@ -174,16 +174,6 @@ def _local(iso: str | None, tz) -> str:
     return clock.from_iso(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _duration(minutes: float | None) -> str:
-    if minutes is None:
-        return "-"
-    if minutes < 90:
-        return f"{minutes:.0f} min"
-    if minutes < 48 * 60:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes / 1440:.1f} days"
-
-
 def build(ledger: "Ledger", team: Team, now: datetime, days: int = 30, verify: bool = True) -> dict[str, Any]:
     """Everything the page shows, from the reports (and `audit.verify` for the ledger's check)."""
     tz = clock.zone(team.timezone)
@@ -197,9 +187,9 @@ def build(ledger: "Ledger", team: Team, now: datetime, days: int = 30, verify: b
         imp["at_local"] = _local(imp["at"], tz)
     for b in sla["breaches"]:
         b["due_local"] = _local(b["sla_due"], tz)
-        b["overdue"] = _duration(b["overdue_minutes"])
+        b["overdue"] = reports.minutes_text(b["overdue_minutes"], long=True)
     for g in fair["groups"]:
-        g["first_contact"] = _duration(g["median_first_contact_minutes"])
+        g["first_contact"] = reports.minutes_text(g["median_first_contact_minutes"], long=True)
         g["conversion_text"] = "-" if g["conversion"] is None else f"{g['conversion']:.0%} of {g['closed']}"
 
     check: dict[str, Any] = {"checked": False}
@@ -223,7 +213,7 @@ def build(ledger: "Ledger", team: Team, now: datetime, days: int = 30, verify: b
         "tolerance": f"more than {reports.TOLERANCE_LEADS} leads and {reports.TOLERANCE_SHARE:.0%} of expected",
         "volume": volume,
         "sla": sla,
-        "sla_target": _duration(sla["first_contact_minutes"]) if sla["first_contact_minutes"] else None,
+        "sla_target": reports.minutes_text(sla["first_contact_minutes"], long=True) if sla["first_contact_minutes"] else None,
         "imports": imports,
         "queued": reports.queued_now(ledger),
         "open": sum(g["open"] for g in fair["groups"]),

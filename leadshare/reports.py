@@ -512,3 +512,15 @@ def write_export(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str]) -> i
     else:
         raise ValueError(f"unknown export format {fmt!r}")
     return count
+
+
+def minutes_text(minutes: float | None, long: bool = False) -> str:
+    """A duration in minutes as people read it: '45m', '3.5h', '2.0d' (long: '45 min', '3.5 h', '2.0 days')."""
+    if minutes is None:
+        return "-"
+    units = (" min", " h", " days") if long else ("m", "h", "d")
+    if minutes < 90:
+        return f"{minutes:.0f}{units[0]}"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f}{units[1]}"
+    return f"{minutes / 1440:.1f}{units[2]}"

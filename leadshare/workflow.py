@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from leadshare import clock
 from leadshare.errors import EXIT_ATTENTION, LeadshareError, NotFound, Refused
 from leadshare.ledger import outbox
 from leadshare.ledger.events import NewEvent
@@ -159,7 +158,9 @@ def _move(s: Session, moves: list[tuple[dict, str, dict]], reason: str, decider:
                 "reassigned",
                 lead=lead["id"],
                 agent=to,
-                data={"from": lead["agent"], "to": to, "reason": reason, "sla_start": sla_start, "sla_due": sla_due, **extra},
+                # the reason is in the note just before: free text may name the customer, and only
+                # notes can be erased by `forget`
+                data={"from": lead["agent"], "to": to, "sla_start": sla_start, "sla_due": sla_due, **extra},
             )
         )
     seqs = s.ledger.append(events, at=s.at, actor=s.actor)
@@ -355,18 +356,19 @@ def list_leave(s: Session) -> list[dict]:
 
 
 def forget(s: Session, ref: str) -> dict:
+    """Erase a customer. `complete` is False while a reader still pins older pages of the file:
+    the old copies leave at the next checkpoint, and running forget again finishes it."""
     _need_manager(s, "forgetting a customer")
     if s.actor == "system":
         raise Refused("forgetting a customer needs a named manager", "pass --as MANAGER_ID")
     with s.ledger.write():
         lead = find_lead(s.ledger, ref)
-        if lead["forgotten_at"]:
-            raise Refused(f"lead {lead['id']} was already forgotten", "nothing to erase")
-        s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data={})], at=s.at, actor=s.actor)
-        s.ledger.erase_personal(lead["id"], s.at)
-        outbox.erase_personal(s.ledger, lead["id"])
-    s.ledger.checkpoint()
-    return {"lead": lead["id"], "forgotten": True}
+        again = bool(lead["forgotten_at"])
+        if not again:
+            s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data={})], at=s.at, actor=s.actor)
+            s.ledger.erase_personal(lead["id"], s.at)
+            outbox.erase_personal(s.ledger, lead["id"])
+    return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint()}
 
 
 def explain(ledger, ref: str) -> dict:
@@ -398,5 +400,6 @@ def explain(ledger, ref: str) -> dict:
         out["skipped"] = [{"rule": r, "why": w} for r, w in body.get("skipped", [])]
     handoffs = ledger.query("SELECT seq, at, actor, agent, data FROM events WHERE lead = ? AND type = 'reassigned' AND seq > ? ORDER BY seq",
                             (lead["id"], lead["decided_seq"]))
-    out["handoffs"] = [{"seq": h["seq"], "at": h["at"], "by": h["actor"], **orjson.loads(h["data"])} for h in handoffs]
+    out["handoffs"] = [{"seq": h["seq"], "at": h["at"], "by": h["actor"], **orjson.loads(h["data"]),
+                        "reason": ledger.handoff_reason(h["seq"])} for h in handoffs]
     return out

@@ -11,7 +11,6 @@ elsewhere: `verify --expect-head HASH`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import shutil

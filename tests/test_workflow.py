@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 from conftest import lead_rows, phone, write_csv
 

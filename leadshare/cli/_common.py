@@ -118,6 +118,18 @@ def load_team(w: Where):
     return load(w.rules)
 
 
+def optional_team(w: Where):
+    """The rules when the file is there: reading the ledger does not need them, but they name time zones."""
+    return load_team(w) if w.rules.exists() else None
+
+
+def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str | None):
+    """For commands that only read: (where, the rules if present, the ledger)."""
+    w = where(ctx, db, rules, actor)
+    team = optional_team(w)
+    return w, team, open_ledger(w)
+
+
 def session(w: Where, need_agent: bool = False):
     """Ledger + rules + actor + now, for a use case."""
     from leadshare import clock

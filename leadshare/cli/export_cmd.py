@@ -13,7 +13,7 @@ from typing import IO, Annotated, Callable, Optional, TypeVar
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, RulesOption, console, open_ledger, where
+from leadshare.cli._common import AsOption, DbOption, RulesOption, console, open_ledger, optional_team, where
 from leadshare.errors import LeadshareError, NotFound
 
 T = TypeVar("T")
@@ -100,7 +100,6 @@ def export(
 ) -> None:
     """Leads out as csv, json or jsonl, with their owner, times and last note."""
     from leadshare import clock, reports
-    from leadshare.cli.leads import optional_team
     from leadshare.cli.reports_cmds import period_end
     from leadshare.models import CLOSED_STATUSES
 

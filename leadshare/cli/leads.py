@@ -9,7 +9,7 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, table, where,
+    AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, optional_team, reading, table, where,
 )
 from leadshare.errors import LeadshareError
 
@@ -17,13 +17,6 @@ LEAD_FIELDS = (
     "id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "rule", "created_at",
     "assigned_at", "sla_due", "first_contact_at", "closed_at", "queued_reason", "batch",
 )
-
-
-def optional_team(w):
-    """The rules when the file is there: reading the ledger does not need them, but they name time zones."""
-    from leadshare.cli._common import load_team
-
-    return load_team(w) if w.rules.exists() else None
 
 
 def lead_json(lead: dict) -> dict:
@@ -97,9 +90,7 @@ def show(
     """One lead: its fields, owner, status, SLA due and the whole timeline of events and notes."""
     from leadshare.services import find_lead
 
-    w = where(ctx, db, rules, as_)
-    team = optional_team(w)
-    ledger = open_ledger(w)
+    w, team, ledger = reading(ctx, db, rules, as_)
     row = find_lead(ledger, lead)
     notes = ledger.notes_of(row["id"])
     timeline = []

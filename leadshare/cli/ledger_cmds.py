@@ -8,7 +8,7 @@ import orjson
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, table, where
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, reading, table, where
 from leadshare.errors import EXIT_ATTENTION
 
 
@@ -35,13 +35,10 @@ def log(
 ) -> None:
     """The audit log, in ledger order."""
     from leadshare import clock
-    from leadshare.cli.leads import optional_team
     from leadshare.services import find_lead
 
-    w = where(ctx, db, rules, as_)
-    team = optional_team(w)
+    w, team, ledger = reading(ctx, db, rules, as_)
     tz = team.timezone if team else "UTC"
-    ledger = open_ledger(w)
     lead_id = find_lead(ledger, lead)["id"] if lead else None
     since_at = clock.to_utc_iso(clock.parse_when(since, clock.now(tz))) if since else None
     rows = ledger.log(lead=lead_id, agent=agent, type_=type_, since=since_at, limit=limit)

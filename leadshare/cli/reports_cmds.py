@@ -28,16 +28,6 @@ def period_end(text: str, now: datetime) -> datetime:
     return start
 
 
-def _minutes(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value < 90:
-        return f"{value:.0f}m"
-    if value < 48 * 60:
-        return f"{value / 60:.1f}h"
-    return f"{value / 1440:.1f}d"
-
-
 @app.command("fairness")
 def fairness(
     ctx: typer.Context,
@@ -92,7 +82,7 @@ def fairness(
             cells = {
                 by: g["key"], "assigned": str(g["assigned"]), "expected": f"{g['expected']:.1f}",
                 "share": f"{g['share']:.0%}", "exp.share": f"{g['expected_share']:.0%}",
-                "contact": _minutes(g["median_first_contact_minutes"]),
+                "contact": reports.minutes_text(g["median_first_contact_minutes"]),
                 "won": "-" if g["conversion"] is None else f"{g['won']}/{g['closed']}",
             }
             if by == "agent":

@@ -8,10 +8,10 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, local_time, open_ledger, session,
+    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, local_time, reading, session,
     table, where,
 )
-from leadshare.errors import LeadshareError
+from leadshare.errors import EXIT_ATTENTION, LeadshareError
 
 
 
@@ -160,11 +160,9 @@ def explain(
 ) -> None:
     """Why this lead went to this agent: the rule, every candidate and why not, as decided then."""
     from leadshare import workflow
-    from leadshare.cli.leads import optional_team
 
-    w = where(ctx, db, rules, as_)
-    team = optional_team(w)
-    out = workflow.explain(open_ledger(w), lead)
+    _, team, ledger = reading(ctx, db, rules, as_)
+    out = workflow.explain(ledger, lead)
 
     def render() -> None:
         c = console()
@@ -204,4 +202,10 @@ def forget(
     from leadshare import workflow
 
     out = workflow.forget(session(where(ctx, db, rules, as_)), lead)
-    console().print(f"lead {out['lead']}: name, phone, email and notes erased; the audit chain still verifies")
+    if not out["complete"]:
+        console(stderr=True).print(
+            f"lead {out['lead']}: erased from the ledger, but another program is still reading older pages of it; "
+            f"old copies remain in the -wal file until it stops. Run `leadshare forget {out['lead']}` again then.")
+        raise typer.Exit(EXIT_ATTENTION)
+    what = "already erased; no old copies remain" if out["again"] else "name, phone, email and notes erased"
+    console().print(f"lead {out['lead']}: {what}; the audit chain still verifies")

@@ -335,6 +335,10 @@ class Ledger:
         )
         return cur.lastrowid
 
+    def handoff_reason(self, seq: int) -> str | None:
+        """The reason given for the handoff event `seq`: the note written just before it."""
+        return self.scalar("SELECT text FROM notes WHERE seq = ?", (seq - 1,))
+
     def next_note_id(self) -> int:
         return (self.scalar("SELECT max(id) FROM notes") or 0) + 1
 
@@ -418,9 +422,11 @@ class Ledger:
         )
         self.conn.execute("UPDATE notes SET text = NULL WHERE lead = ?", (lead_id,))
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too."""
-        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def checkpoint(self) -> bool:
+        """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too.
+        False when a reader still holds older pages and the WAL could not be emptied."""
+        busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
 
     @staticmethod
     def copy_readonly(source: str, target: str) -> None:
