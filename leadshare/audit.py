@@ -94,12 +94,27 @@ def _check_candidate_sets(ledger: Ledger, report: Report) -> None:
             report.add(f"candidate set {bytes(hash_).hex()}: content does not match its hash")
 
 
+class _LeadState:
+    """One lead as the log says it is (slots: a million of these must fit in memory)."""
+
+    __slots__ = REPLAYED
+
+    def __init__(self, status: str) -> None:
+        for column in REPLAYED:
+            setattr(self, column, None)
+        self.status, self.sla_reassigns = status, 0
+
+    def set(self, **columns) -> None:
+        for column, value in columns.items():
+            setattr(self, column, value)
+
+
 class _Replay:
     """The projections rebuilt in memory from the events alone."""
 
     def __init__(self, report: Report):
         self.report = report
-        self.leads: dict[int, dict] = {}
+        self.leads: dict[int, _LeadState] = {}
         self.rows: dict[int, str] = {}
         self.rotation_last: dict[str, str] = {}
         self.imports: dict[int, dict] = {}
@@ -124,40 +139,39 @@ class _Replay:
             self.report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
         elif type_ == "reassigned":
             state = self.leads[lead]
-            state.update(agent=agent, assigned_at=at, sla_start=data.get("sla_start"), sla_due=data.get("sla_due"),
-                         warned_at=None, escalated_at=None)
+            state.set(agent=agent, assigned_at=at, sla_start=data.get("sla_start"), sla_due=data.get("sla_due"),
+                      warned_at=None, escalated_at=None)
             if data.get("cands"):
-                state.update(rule=data["rule"], cands=data["cands"], decided_seq=seq)
+                state.set(rule=data["rule"], cands=data["cands"], decided_seq=seq)
                 self.rotation_last[data["rule"]] = agent
             if data.get("sla"):
-                state["sla_reassigns"] += 1
+                state.sla_reassigns += 1
         elif type_ == "status":
             state = self.leads[lead]
-            state.update(status=data["to"], status_at=at, closed_at=at if data.get("closed") else None)
+            state.set(status=data["to"], status_at=at, closed_at=at if data.get("closed") else None)
             if data.get("first_contact"):
-                state["first_contact_at"] = at
+                state.first_contact_at = at
         elif type_ == "note":
-            self.leads[lead]["last_note_at"] = at
+            self.leads[lead].last_note_at = at
             self.notes[seq] = data["digest"]
         elif type_ == "sla_warning":
-            self.leads[lead]["warned_at"] = at
+            self.leads[lead].warned_at = at
         elif type_ == "escalated":
-            self.leads[lead]["escalated_at"] = at
+            self.leads[lead].escalated_at = at
         elif type_ == "forgotten":
-            self.leads[lead]["forgotten_at"] = at
+            self.leads[lead].forgotten_at = at
 
     def _decided(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:
         if data.get("new"):
             if lead in self.leads:
                 self.report.add(f"event {seq}: creates lead {lead}, which already exists")
-            self.leads[lead] = dict.fromkeys(REPLAYED)
-            self.leads[lead].update(status=data["status"], sla_reassigns=0)
+            self.leads[lead] = _LeadState(data["status"])
             self.rows[lead] = data["row"]
         state = self.leads.get(lead)
         if state is None:
             self.report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
             return
-        state.update(
+        state.set(
             agent=agent,
             rule=data.get("rule"),
             cands=data.get("cands"),
@@ -168,16 +182,21 @@ class _Replay:
             queued_reason=data.get("reason") if type_ == "queued" else None,
         )
         if data.get("kept") and data.get("status") in ("won", "lost"):
-            state["closed_at"] = at
+            state.closed_at = at
         if type_ == "assigned" and data.get("strategy") in engine.STRATEGIES:
             self.rotation_last[data["rule"]] = agent
 
 
 def _replay(ledger: Ledger, report: Report) -> None:
     replay = _Replay(report)
+    shared: dict[str, str] = {}  # one import's events repeat their time and SLA strings
     for seq, at, _actor, type_, lead, agent, data_text, _ in ledger.iter_events():
+        at = shared.setdefault(at, at)
         try:
             data = orjson.loads(data_text)
+            for key in ("sla_due", "sla_start", "rule", "cands"):
+                if key in data and isinstance(data[key], str):
+                    data[key] = shared.setdefault(data[key], data[key])
             replay.apply(seq, at, type_, lead, agent, data)
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             report.add(f"event {seq}: its data is not what a {type_} event holds ({type(exc).__name__})")
@@ -219,8 +238,8 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
         stored = dict(row)
         stored["cands"] = row["cands"].hex() if isinstance(row["cands"], bytes) else row["cands"]
         for column in REPLAYED:
-            if stored[column] != state[column]:
-                report.add(f"lead {lead_id}: {column} is {stored[column]!r} but the log says {state[column]!r}")
+            if stored[column] != getattr(state, column):
+                report.add(f"lead {lead_id}: {column} is {stored[column]!r} but the log says {getattr(state, column)!r}")
                 break
         pd = row["pd"] if isinstance(row["pd"], bytes) else None
         if row_digest(lead_id, row["external_id"], row["source"], row["region"], row["attrs"], row["batch"],
