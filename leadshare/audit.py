@@ -140,7 +140,7 @@ class _Replay:
         elif type_ == "reassigned":
             state = self.leads[lead]
             state.set(agent=agent, assigned_at=at, sla_start=data.get("sla_start"), sla_due=data.get("sla_due"),
-                      warned_at=None, escalated_at=None)
+                      warned_at=None, escalated_at=None, queued_reason=None)
             if data.get("cands"):
                 state.set(rule=data["rule"], cands=data["cands"], decided_seq=seq)
                 self.rotation_last[data["rule"]] = agent

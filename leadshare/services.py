@@ -109,7 +109,9 @@ class _Decider:
         away.update((agent, why) for agent in agents)
         self.situation = engine.Situation(away=away, off_duty=self.situation.off_duty, loads=self.loads,
                                           after_hours_assign=self.situation.after_hours_assign)
+        # both caches go together: candidate tuples freed with the one may reuse ids in the other
         self._cache = {}
+        self._hashes = {}
 
     def decide(self, fields: Mapping[str, object], previous_owner: str | None) -> tuple[Decision, bytes | None]:
         decision, state = engine.decide(fields, self.s.team, self.situation, self.rotation, previous_owner, self._cache)
@@ -311,9 +313,44 @@ def import_file(
     return result
 
 
+WRITE_CHUNK = 20_000  # leads decided, then written, at a time: memory stays flat on big files
+
+
+class _BatchWriter:
+    """Gathers a run of new leads and their events and writes them together, so a big import
+    holds a chunk in memory, not the whole file. Each lead row points at the seq of the event
+    that decided it, known once the chunk is appended."""
+
+    def __init__(self, s: Session):
+        self.s = s
+        self.rows: list[tuple] = []  # lead rows; index 17 holds the deciding event's place in `events`
+        self.events: list[NewEvent] = []
+        self.by_agent_ids: dict[str, list[int]] = {}
+
+    def add(self, row: tuple | None, event: NewEvent) -> None:
+        if row is not None:
+            self.rows.append(row[:17] + (len(self.events),) + row[18:])
+            if row[14] and self.s.team.notify is not None:
+                self.by_agent_ids.setdefault(row[14], []).append(row[0])
+        self.events.append(event)
+        if len(self.events) >= WRITE_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.events:
+            return
+        ledger = self.s.ledger
+        first_seq = (ledger.scalar("SELECT max(seq) FROM events") or 0) + 1
+        ledger.insert_leads([r[:17] + (first_seq + r[17],) + r[18:] for r in self.rows])
+        ledger.append(self.events, at=self.s.at, actor=self.s.actor)
+        self.rows, self.events = [], []
+
+
 def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | None) -> ImportResult:
     ledger, team = s.ledger, s.team
-    events: list[NewEvent] = record_rules(s)
+    rules_events = record_rules(s)
+    if rules_events:
+        ledger.append(rules_events, at=s.at, actor=s.actor)
     batch = ledger.next_batch()
     result = ImportResult(batch=batch, rows=len(parsed.records) + len(parsed.rejects), rejected=len(parsed.rejects))
     result.warnings = list(parsed.warnings)
@@ -329,85 +366,83 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
         (r.phone for r in records if r.phone_usable),
         (contacts.email_key(r.email) for r in records if r.email_usable),
     )
-    seen: dict[str, list[dict]] = {}
-    for row in existing:  # newest first
+    # key -> leads with it, newest first, as (id, status, agent)
+    seen: dict[str, list[tuple]] = {}
+    for row in existing:
         for key in _keys(row["external_id"], row["phone_key"], row["email_key"]):
-            seen.setdefault(key, []).append(row)
+            seen.setdefault(key, []).append((row["id"], row["status"], row["agent"]))
 
     next_id = result.first_lead = ledger.next_lead_id()
-    lead_rows: list[tuple] = []
-    lead_events: list[NewEvent] = []
+    writer = _BatchWriter(s)
     total = len(records)
-    for i, rec in enumerate(records):
-        if progress and i % 2000 == 0:
-            progress(i, total)
-        phone_key = rec.phone if rec.phone_usable else None
-        email_key = contacts.email_key(rec.email) if rec.email_usable else None
-        keys = _keys(rec.external_id, phone_key, email_key)
-        matches = [m for k in keys for m in seen.get(k, ())]
-        open_match = next((m for m in matches if m["status"] not in closed), None)
-        if open_match is not None:
-            result.duplicates += 1
-            result.duplicate_of.append(open_match["id"])
-            lead_events.append(
-                NewEvent(
+    with ledger.bulk_load(total):
+        for i, rec in enumerate(records):
+            if progress and i % 2000 == 0:
+                progress(i, total)
+            phone_key = rec.phone if rec.phone_usable else None
+            email_key = contacts.email_key(rec.email) if rec.email_usable else None
+            keys = _keys(rec.external_id, phone_key, email_key)
+            matches = [m for k in keys for m in seen.get(k, ())]
+            open_match = next((m for m in matches if m[1] not in closed), None)
+            if open_match is not None:
+                result.duplicates += 1
+                result.duplicate_of.append(open_match[0])
+                writer.add(None, NewEvent(
                     "duplicate",
-                    lead=open_match["id"],
-                    agent=open_match["agent"],
+                    lead=open_match[0],
+                    agent=open_match[2],
                     data={"batch": batch, "row": rec.row, "source": rec.source, "external_id": rec.external_id},
-                )
-            )
-            continue
-        previous_owner = max(matches, key=lambda m: m["id"])["agent"] if matches else None
+                ))
+                continue
+            previous_owner = max(matches)[2] if matches else None
 
-        lead_id, next_id = next_id, next_id + 1
-        attrs = canonical(rec.attrs).decode()
-        pd = personal_digest(salt, rec.name, rec.phone, rec.email, phone_key, email_key)
-        data: dict = {
-            "batch": batch,
-            "new": True,
-            "row": row_digest(lead_id, rec.external_id, rec.source, rec.region, attrs, batch, s.at, pd),
-        }
+            lead_id, next_id = next_id, next_id + 1
+            attrs = canonical(rec.attrs).decode()
+            pd = personal_digest(salt, rec.name, rec.phone, rec.email, phone_key, email_key)
+            data: dict = {
+                "batch": batch,
+                "new": True,
+                "row": row_digest(lead_id, rec.external_id, rec.source, rec.region, attrs, batch, s.at, pd),
+            }
 
-        kept = _kept_owner(rec, team, statuses) if keep_owner else None
-        if keep_owner and kept is None and rec.attrs.get("owner"):
-            result.unknown_owners.append(f"row {rec.row}: {rec.attrs['owner']}")
-        if kept is not None:
-            agent_id, status = kept
-            data.update(kept=True, status=status, rules=team.content_hash)
-            sla_start, sla_due = decider.sla(agent_id) if status == initial else (None, None)
-            data.update(sla_start=sla_start, sla_due=sla_due)
-            event = NewEvent("assigned", lead=lead_id, agent=agent_id, data=data)
-            rule = cands = None
-            queued_reason = None
-            if status not in closed:
-                decider.loads[agent_id] = decider.loads.get(agent_id, 0) + 1
-            result.kept += 1
-        else:
-            status = initial
-            data["status"] = status
-            decision, cands = decider.decide(lead_fields(rec.external_id, rec.source, rec.region, rec.attrs), previous_owner)
-            event = decider.decision_event(lead_id, decision, cands, data)
-            agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
-            sla_start, sla_due = (event.data["sla_start"], event.data["sla_due"]) if agent_id else (None, None)
-        seq_index = len(lead_events)
-        lead_events.append(event)
-        if agent_id:
-            result.assigned += 1
-            result.by_agent[agent_id] = result.by_agent.get(agent_id, 0) + 1
-        else:
-            result.queued += 1
-        result.imported += 1
-        lead_rows.append(
-            (
-                lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
-                rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, seq_index,
-                s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
+            kept = _kept_owner(rec, team, statuses) if keep_owner else None
+            if keep_owner and kept is None and rec.attrs.get("owner"):
+                result.unknown_owners.append(f"row {rec.row}: {rec.attrs['owner']}")
+            if kept is not None:
+                agent_id, status = kept
+                data.update(kept=True, status=status, rules=team.content_hash)
+                sla_start, sla_due = decider.sla(agent_id) if status == initial else (None, None)
+                data.update(sla_start=sla_start, sla_due=sla_due)
+                event = NewEvent("assigned", lead=lead_id, agent=agent_id, data=data)
+                rule = cands = None
+                queued_reason = None
+                if status not in closed:
+                    decider.loads[agent_id] = decider.loads.get(agent_id, 0) + 1
+                result.kept += 1
+            else:
+                status = initial
+                data["status"] = status
+                decision, cands = decider.decide(lead_fields(rec.external_id, rec.source, rec.region, rec.attrs), previous_owner)
+                event = decider.decision_event(lead_id, decision, cands, data)
+                agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
+                sla_start, sla_due = (event.data["sla_start"], event.data["sla_due"]) if agent_id else (None, None)
+            if agent_id:
+                result.assigned += 1
+                result.by_agent[agent_id] = result.by_agent.get(agent_id, 0) + 1
+            else:
+                result.queued += 1
+            result.imported += 1
+            writer.add(
+                (
+                    lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
+                    rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, None,
+                    s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
+                ),
+                event,
             )
-        )
-        row = {"id": lead_id, "status": status, "agent": agent_id}
-        for key in keys:
-            seen.setdefault(key, []).insert(0, row)
+            for key in keys:
+                seen.setdefault(key, []).insert(0, (lead_id, status, agent_id))
+        writer.flush()
     if progress:
         progress(total, total)
 
@@ -423,24 +458,14 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
         "queued": result.queued,
         "rules": team.content_hash,
     }
-    events.append(NewEvent("imported", data=summary))
-    first_lead_seq = ledger.scalar("SELECT coalesce(max(seq), 0) FROM events") + len(events) + 1
-    # each lead row points at the seq of the event that decided it
-    lead_rows = [r[:17] + (first_lead_seq + r[17],) + r[18:] for r in lead_rows]
-    ledger.insert_leads(lead_rows)
-    seqs = ledger.append(events + lead_events, at=s.at, actor=s.actor)
+    # the batch's summary closes it: its counts are known only once every row is decided
+    (imported_seq,) = ledger.append([NewEvent("imported", data=summary)], at=s.at, actor=s.actor)
     decider.save()
-    if team.notify is not None and result.by_agent:
-        per_agent: dict[str, list[int]] = {}
-        for r in lead_rows:
-            if r[14]:
-                per_agent.setdefault(r[14], []).append(r[0])
-        imported_seq = seqs[len(events) - 1]
-        _enqueue(s, [
-            (imported_seq, notification(s, "assigned", None, agent, f"{len(ids)} new lead{'s' if len(ids) > 1 else ''} for you from "
-                                        f"{parsed.name}: " + ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else ""), leads=ids))
-            for agent, ids in per_agent.items()
-        ])
+    _enqueue(s, [
+        (imported_seq, notification(s, "assigned", None, agent, f"{len(ids)} new lead{'s' if len(ids) > 1 else ''} for you from "
+                                    f"{parsed.name}: " + ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else ""), leads=ids))
+        for agent, ids in writer.by_agent_ids.items()
+    ])
     ledger.add_import(
         {
             "batch": batch,
@@ -495,7 +520,7 @@ def assign_waiting(s: Session) -> dict:
         decider = _Decider(s)
         updates, assigned, queued = [], 0, 0
         lead_events: list[NewEvent] = []
-        waiting = s.ledger.queued_leads()
+        waiting = s.ledger.queued_leads(s.team.closed_statuses)
         owners = previous_owners(s.ledger, waiting, s.team.closed_statuses)
         for lead in waiting:
             fields = lead_fields(lead["external_id"], lead["source"], lead["region"], orjson.loads(lead["attrs"]))

@@ -170,7 +170,7 @@ def _move(s: Session, moves: list[tuple[dict, str, dict]], reason: str, decider:
         _write_note(s, lead, reason, note_seq)
         sla_start, sla_due = decider.sla(to)
         changes: dict = {"agent": to, "assigned_at": s.at, "sla_start": sla_start, "sla_due": sla_due,
-                         "warned_at": None, "escalated_at": None}
+                         "warned_at": None, "escalated_at": None, "queued_reason": None}
         if extra.get("cands"):
             changes.update(rule=extra["rule"], cands=bytes.fromhex(extra["cands"]), decided_seq=seq)
         if extra.get("sla"):

@@ -52,7 +52,9 @@ class LeadshareGroup(TyperGroup):
         except KeyboardInterrupt:
             if _debug_wanted():
                 raise
-            print("leadshare: interrupted; the transaction was rolled back and nothing was changed", file=sys.stderr)
+            from leadshare.ledger.store import interrupted_message
+
+            print(f"leadshare: {interrupted_message()}", file=sys.stderr)
             raise typer.Exit(130)
         except (typer.Exit, typer.Abort, SystemExit):
             raise

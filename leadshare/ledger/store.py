@@ -19,6 +19,15 @@ from leadshare.ledger.migrations import APPLICATION_ID, LATEST, STEPS
 from leadshare.models import RuleState
 
 BUSY_TIMEOUT_MS = int(os.environ.get("LEADSHARE_BUSY_TIMEOUT_MS", "10000"))
+
+# Whether this process has committed anything, so an interruption can be reported truthfully.
+_progress = {"committed": False}
+
+
+def interrupted_message() -> str:
+    if _progress["committed"]:
+        return "interrupted after the changes were saved; what came after them (such as notifications) was not finished"
+    return "interrupted; the transaction was rolled back and nothing was changed"
 _CHUNK = 500  # keys per IN (...) query: well under SQLite's variable limit
 
 
@@ -131,6 +140,7 @@ class Ledger:
             yield self
             self._record_head()
             self.conn.execute("COMMIT")
+            _progress["committed"] = True
         except sqlite3.Error as exc:
             self._rollback()
             raise translate_error(exc, self.path) from exc
@@ -240,19 +250,24 @@ class Ledger:
     )
 
     def insert_leads(self, rows: list[tuple]) -> None:
-        """Insert new leads. A batch larger than the ledger is loaded with the leads' indexes
-        dropped and rebuilt after: one sorted build is much cheaper than a million insertions."""
         cols = ",".join(self.LEAD_COLUMNS)
-        rebuild = len(rows) >= 50_000 and len(rows) > (self.scalar("SELECT count(*) FROM leads") or 0)
+        self.conn.executemany(f"INSERT INTO leads ({cols}) VALUES ({','.join('?' * len(self.LEAD_COLUMNS))})", rows)
+
+    @contextlib.contextmanager
+    def bulk_load(self, new_leads: int) -> Iterator[None]:
+        """Around a large import into a smaller ledger: the leads' indexes are dropped and built
+        again at the end, one sorted build being much cheaper than a million insertions. Inside
+        the use case's transaction, so a failure leaves the indexes as they were."""
+        rebuild = new_leads >= 50_000 and new_leads > (self.scalar("SELECT count(*) FROM leads") or 0)
         indexes = []
         if rebuild:
-            indexes = [sql for (sql,) in self.conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads' AND sql IS NOT NULL")]
-            for (name,) in self.conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads' AND sql IS NOT NULL").fetchall():
+            indexes = self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads' AND sql IS NOT NULL"
+            ).fetchall()
+            for name, _ in indexes:
                 self.conn.execute(f"DROP INDEX {name}")
-        self.conn.executemany(f"INSERT INTO leads ({cols}) VALUES ({','.join('?' * len(self.LEAD_COLUMNS))})", rows)
-        for sql in indexes:
+        yield
+        for _, sql in indexes:
             self.conn.execute(sql)
 
     def has_no_leads(self) -> bool:
@@ -308,8 +323,13 @@ class Ledger:
             params += list(closed)
         return self.query(sql + " ORDER BY sla_due IS NULL, sla_due, id", params)
 
-    def queued_leads(self) -> list[dict]:
-        return self.query("SELECT * FROM leads WHERE agent IS NULL AND forgotten_at IS NULL ORDER BY id")
+    def queued_leads(self, closed: Sequence[str]) -> list[dict]:
+        """Leads waiting for an owner, oldest first (a lead closed while waiting waits no more)."""
+        marks = ",".join("?" * len(closed))
+        return self.query(
+            f"SELECT * FROM leads WHERE agent IS NULL AND forgotten_at IS NULL AND status NOT IN ({marks}) ORDER BY id",
+            list(closed),
+        )
 
     def update_assignment(self, rows: list[tuple]) -> None:
         """(agent, rule, cands, decided_seq, assigned_at, sla_start, sla_due, queued_reason, id)"""
