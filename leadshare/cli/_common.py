@@ -12,6 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from leadshare.errors import EXIT_REFUSED, LeadshareError, RulesError
 
@@ -66,7 +67,7 @@ class LeadshareGroup(TyperGroup):
             db = ctx.find_root().params.get("db") or os.environ.get("LEADSHARE_DB") or "the ledger"
             fail(translate_error(exc, str(db)))
         except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
-            if _debug_wanted() or exc.__class__.__module__.startswith("click"):
+            if _debug_wanted() or isinstance(exc, TyperException):  # usage errors: Typer words them
                 raise
             # only the type: a message could carry a customer's phone number
             print(

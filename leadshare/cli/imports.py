@@ -64,7 +64,7 @@ def _warn(name: str, parsed) -> None:
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="The CSV file, or - for standard input.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The CSV file, or - for standard input.")],
     source: Annotated[Optional[str], typer.Option("--source", help="Source for rows that name none (e.g. facebook).")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN: read FIELD from COLUMN (repeatable).")] = None,
     keep_owner: Annotated[bool, typer.Option("--keep-owner", help="Keep the file's owner and status columns (moving in from another CRM).")] = False,

@@ -81,7 +81,7 @@ def mine(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
     json_: JsonOption = False,
     db: DbOption = None,
     rules: RulesOption = None,

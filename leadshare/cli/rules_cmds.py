@@ -18,7 +18,7 @@ app.add_typer(rules_app, name="rules")
 @rules_app.command("check")
 def check(
     ctx: typer.Context,
-    path: Annotated[Optional[Path], typer.Argument(help="The rules file [default: --rules, LEADSHARE_RULES or ./rules.yaml].")] = None,
+    path: Annotated[Optional[Path], typer.Argument(metavar="[PATH]", help="The rules file [default: --rules, LEADSHARE_RULES or ./rules.yaml].")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings (gaps), not only errors.")] = False,
     rules: RulesOption = None,
 ) -> None:

@@ -15,7 +15,7 @@ from leadshare.cli._common import DbOption, JsonOption, console, emit, table, wh
 @app.command("simulate")
 def simulate(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The CSV to try the rules on.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The CSV to try the rules on.")],
     rules: Annotated[Path, typer.Option("--rules", help="The new rules file to try.")],
     json_: JsonOption = False,
     db: DbOption = None,

@@ -44,7 +44,7 @@ def agents(
 @leave_app.command("add")
 def leave_add(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="Agent id.")],
+    agent: Annotated[str, typer.Argument(metavar="AGENT", help="Agent id.")],
     start: Annotated[str, typer.Argument(metavar="FROM", help="First day of leave, YYYY-MM-DD.")],
     end: Annotated[str, typer.Argument(metavar="TO", help="Last day of leave, YYYY-MM-DD.")],
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why (shown in the roster and the log).")] = None,

@@ -56,8 +56,8 @@ def add(
 @app.command("note")
 def note(
     ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
-    text: Annotated[str, typer.Argument(help="The note, in quotes.")],
+    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The note, in quotes.")],
     db: DbOption = None,
     rules: RulesOption = None,
     as_: AsOption = None,
@@ -72,7 +72,7 @@ def note(
 @app.command("status")
 def status(
     ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
     new_status: Annotated[str, typer.Argument(metavar="STATUS", help="A status of the pipeline.")],
     note: Annotated[Optional[str], typer.Option("--note", help="What happened (some statuses require one).")] = None,
     db: DbOption = None,
@@ -89,7 +89,7 @@ def status(
 @app.command("reassign")
 def reassign(
     ctx: typer.Context,
-    lead: Annotated[Optional[str], typer.Argument(help="Lead id or external id (or use --from).")] = None,
+    lead: Annotated[Optional[str], typer.Argument(metavar="LEAD", help="Lead id or external id (or use --from).")] = None,
     to: Annotated[Optional[str], typer.Option("--to", help="The new owner.")] = None,
     from_: Annotated[Optional[str], typer.Option("--from", help="Move all open leads of this agent (departure, long leave).")] = None,
     by_rules: Annotated[bool, typer.Option("--by-rules", help="With --from: spread the leads through the normal rules.")] = False,
@@ -152,7 +152,7 @@ def sweep(
 @app.command("explain")
 def explain(
     ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
     json_: JsonOption = False,
     db: DbOption = None,
     rules: RulesOption = None,
@@ -193,7 +193,7 @@ def explain(
 @app.command("forget")
 def forget(
     ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(help="Lead id or external id.")],
+    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
     db: DbOption = None,
     rules: RulesOption = None,
     as_: AsOption = None,
