@@ -276,6 +276,12 @@ def _rederive(ledger: Ledger, report: Report) -> None:
         if type_ == "reassigned" and not data.get("by_rules"):
             report.manual.append({"seq": seq, "at": at, "lead": lead, "by": actor, "from": data.get("from"),
                                   "to": data.get("to"), "reason": ledger.handoff_reason(seq)})
+        if strategy == "returning":  # offered to the previous owner: the one eligible candidate
+            body = ledger.candidate_sets([bytes.fromhex(data["cands"])]).get(bytes.fromhex(data["cands"]), {})
+            if [c[0] for c in body.get("candidates", []) if c[1]] != [agent]:
+                report.add(f"event {seq}: lead {lead} went to {agent} as a returning customer, but its recorded candidate is not them")
+            report.decisions += 1
+            continue
         if strategy not in engine.STRATEGIES:
             continue
         report.decisions += 1

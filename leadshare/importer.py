@@ -31,6 +31,7 @@ import sys
 import tempfile
 import unicodedata
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -44,9 +45,11 @@ __all__ = [
     "LeadRecord",
     "Reject",
     "ParsedFile",
+    "ParsedStream",
     "FIELDS",
     "MAX_FIELD_CHARS",
     "read_leads",
+    "open_leads",
     "parse_map_options",
     "write_rejects",
     "rejects_csv_text",
@@ -63,6 +66,11 @@ _DELIMITERS = (",", ";", "\t")  # tie order: comma first
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _value = itemgetter(1)
 _strip = str.strip
+# Records per chunk handed out by ParsedStream.chunks(): a chunk of LeadRecords is what a
+# streaming import holds in memory at once.
+RECORD_CHUNK = 20_000
+# Row warnings kept with their row and line (the rest are only counted).
+ROW_WARNINGS_KEPT = 10
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,10 +115,88 @@ class ParsedFile:
     warnings: list[str] = field(default_factory=list)  # file-level
     blank_lines: int = 0  # fully empty lines skipped
 
+    _done: int = field(default=0, repr=False, compare=False)  # records handed out by chunks()
+
     @property
     def rows(self) -> int:
         """Data rows read: records + rejects + skipped blank lines."""
         return len(self.records) + len(self.rejects) + self.blank_lines
+
+    # The reading interface it shares with ParsedStream (what an import consumes).
+
+    @property
+    def estimated_rows(self) -> int:
+        return len(self.records)
+
+    def chunks(self, size: int = RECORD_CHUNK) -> Iterator[list[LeadRecord]]:
+        """The records in file order, `size` at a time."""
+        records = self.records
+        for start in range(0, len(records), size):
+            part = records[start:start + size]
+            self._done = start + len(part)
+            yield part
+
+    def position(self) -> tuple[int, int]:
+        """(done, total) for a progress bar: records handed out of all records."""
+        return self._done, len(self.records)
+
+    @property
+    def row_warning_count(self) -> int:
+        return sum(len(r.warnings) for r in self.records)
+
+    @property
+    def row_warnings(self) -> list[tuple[int, int, str]]:
+        """The first ROW_WARNINGS_KEPT row warnings as (row, line, warning), in file order."""
+        out: list[tuple[int, int, str]] = []
+        for r in self.records:
+            for w in r.warnings:
+                if len(out) == ROW_WARNINGS_KEPT:
+                    return out
+                out.append((r.row, r.line, w))
+        return out
+
+
+@dataclass
+class ParsedStream:
+    """A file being read: what the header tells is known up front, the records come by
+    `chunks()` (once), and what the rows tell (rejects, blank lines, row warnings) is gathered
+    as they are read. The raw bytes stay as given; no record outlives its chunk here."""
+
+    name: str
+    content_hash: str  # sha256 hex of the raw bytes
+    encoding: str
+    delimiter: str
+    columns: list[str]  # the header as read
+    mapping: dict[str, str]  # field -> header column used
+    warnings: list[str]  # file-level; the blank-line count is added once the rows are read
+    bytes_total: int
+    estimated_rows: int  # from the line count: a hint for bulk writes, not a count
+    rejects: list[Reject] = field(default_factory=list)
+    blank_lines: int = 0
+    records_read: int = 0
+    row_warning_count: int = 0
+    row_warnings: list[tuple[int, int, str]] = field(default_factory=list)  # the first few (row, line, warning)
+    done: bool = False  # every row has been read
+    _rows: Callable[[int], Iterator[list[LeadRecord]]] | None = field(default=None, repr=False)
+    _bytes_read: Callable[[], int] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> int:
+        """Data rows read so far: records + rejects + skipped blank lines."""
+        return self.records_read + len(self.rejects) + self.blank_lines
+
+    def chunks(self, size: int = RECORD_CHUNK) -> Iterator[list[LeadRecord]]:
+        """The records in file order, up to `size` at a time; a stream is read once."""
+        rows, self._rows = self._rows, None
+        if rows is None:
+            raise RuntimeError(f"{self.name}: the rows were already read")
+        return rows(size)
+
+    def position(self) -> tuple[int, int]:
+        """(bytes read, total bytes) for a progress bar: the row count is known only at the end."""
+        if self.done:
+            return self.bytes_total, self.bytes_total
+        return min(self._bytes_read(), self.bytes_total) if self._bytes_read else 0, self.bytes_total
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,9 +488,14 @@ class _Text:
     encoding: str  # the name reported to the user
     head: str  # the first characters, for delimiter detection and the binary check
     warnings: list[str]
+    raw: io.BytesIO | None = None  # the bytes being read by lines(): its position is the progress
 
     def lines(self):
-        return io.TextIOWrapper(io.BytesIO(self.payload), encoding=self.codec, newline="")
+        self.raw = io.BytesIO(self.payload)
+        return io.TextIOWrapper(self.raw, encoding=self.codec, newline="")
+
+    def bytes_read(self) -> int:
+        return self.raw.tell() if self.raw is not None else 0
 
     def whole(self) -> str:
         return self.payload.decode(self.codec)
@@ -702,7 +793,47 @@ def read_leads(
     """Read a CSV file's bytes into lead records and rejects, in file order.
 
     Raises InputError when the file cannot be read as a whole: empty, binary, no phone and no
-    email column, a --map naming a missing column. Row problems become `Reject`s.
+    email column, a --map naming a missing column. Row problems become `Reject`s. A big import
+    reads the rows as it goes instead: `open_leads`.
+    """
+    stream = open_leads(data, name=name, region=region, mapping=mapping, default_source=default_source)
+    parsed = ParsedFile(
+        name=stream.name,
+        content_hash=stream.content_hash,
+        encoding=stream.encoding,
+        delimiter=stream.delimiter,
+        columns=stream.columns,
+        mapping=stream.mapping,
+        rejects=stream.rejects,
+        warnings=stream.warnings,
+    )
+    with paused_gc():
+        for part in stream.chunks(sys.maxsize):  # one chunk: the list is the records
+            if parsed.records:
+                parsed.records.extend(part)
+            else:
+                parsed.records = part
+    parsed.blank_lines = stream.blank_lines
+    return parsed
+
+
+def open_leads(
+    data: bytes,
+    *,
+    name: str = "-",
+    region: str = "MY",
+    mapping: dict[str, str] | None = None,
+    default_source: str | None = None,
+    row_warnings: int = ROW_WARNINGS_KEPT,
+) -> ParsedStream:
+    """Open a CSV file's bytes for reading its rows as they are needed.
+
+    The file as a whole is checked here (the same InputErrors as `read_leads`: empty, binary, no
+    phone and no email column, a bad --map); the encoding, delimiter, header, mapping and file
+    warnings are known on return. `chunks()` then yields the records in file order; rejects,
+    blank lines and row warnings (the first `row_warnings` with their rows, the rest counted)
+    gather on the stream as they are read. An InputError can still come from the rows (a file
+    too broken by quotes to read as CSV), while they are read.
     """
     content_hash = hashlib.sha256(data).hexdigest()
     if not data.strip(b" \t\r\n"):
@@ -733,7 +864,9 @@ def read_leads(
 
     plan = _plan(header, dict(mapping or {}), name)
     file_warnings.extend(plan.warnings)
-    parsed = ParsedFile(
+    payload = source.payload
+    lines = max(payload.count(b"\n"), payload.count(b"\r"))
+    stream = ParsedStream(
         name=name,
         content_hash=content_hash,
         encoding=encoding,
@@ -741,19 +874,30 @@ def read_leads(
         columns=header,
         mapping=plan.mapping,
         warnings=file_warnings,
+        bytes_total=len(payload),
+        estimated_rows=max(lines - 1, 0) if lines else 0,
+        _bytes_read=source.bytes_read,
     )
-    with paused_gc():
-        _read_rows(records_iter, plan, parsed, region, default_source, len(source.payload))
-    if parsed.blank_lines:
-        s = "s" if parsed.blank_lines != 1 else ""
-        parsed.warnings.append(f"skipped {parsed.blank_lines} blank line{s}")
-    return parsed
+    stream._rows = lambda size: _read_rows(
+        records_iter, plan, stream, region, default_source, len(payload), size, row_warnings
+    )
+    return stream
 
 
 def _read_rows(
-    records_iter, plan: _Plan, parsed: ParsedFile, region: str, default_source: str | None, text_len: int
-) -> None:
-    """The per-row path: column indexes are resolved; keep this loop lean (1M rows)."""
+    records_iter,
+    plan: _Plan,
+    parsed: ParsedStream,
+    region: str,
+    default_source: str | None,
+    text_len: int,
+    chunk: int,
+    keep_warnings: int,
+) -> Iterator[list[LeadRecord]]:
+    """The per-row path: column indexes are resolved; keep this loop lean (1M rows).
+
+    Yields the records `chunk` at a time; rejects, blank lines and row warnings gather on
+    `parsed` as the rows are read."""
     ncols = plan.ncols
     columns = parsed.columns
     idx = plan.index
@@ -782,10 +926,12 @@ def _read_rows(
     too_many = f"cells, header has {ncols}: quote values that contain the {_DELIMITER_NAMES[parsed.delimiter]}"
     both = i_phone is not None and i_email is not None
     no_usable = "no usable phone or email" if both else ("no usable phone" if i_email is None else "no usable email")
-    records = parsed.records
-    rejects = parsed.rejects
+    records: list[LeadRecord] = []
     add_record = records.append
-    add_reject = rejects.append
+    add_reject = parsed.rejects.append
+    kept_warnings = parsed.row_warnings
+    warned = 0  # row warnings seen
+    read = 0  # records read
     phone_fn = normalize_phone
     email_fn = normalize_email
     name_fn = normalize_name
@@ -880,6 +1026,10 @@ def _read_rows(
             warnings.append(p_warn)
         if e_warn:
             warnings.append(e_warn)
+        if warnings:
+            warned += len(warnings)
+            if len(kept_warnings) < keep_warnings:
+                kept_warnings.extend((row_no, line, w) for w in warnings[: keep_warnings - len(kept_warnings)])
 
         if i_name is not None:
             lead_name = name_fn(row[i_name])
@@ -909,7 +1059,19 @@ def _read_rows(
                 warnings,
             )
         )
-    parsed.blank_lines = blank
+        if len(records) >= chunk:
+            read += len(records)
+            parsed.records_read, parsed.row_warning_count, parsed.blank_lines = read, warned, blank
+            yield records
+            records = []
+            add_record = records.append
+    read += len(records)
+    parsed.records_read, parsed.row_warning_count, parsed.blank_lines = read, warned, blank
+    if blank:
+        parsed.warnings.append(f"skipped {blank} blank line{'s' if blank != 1 else ''}")
+    parsed.done = True
+    if records:
+        yield records
 
 
 # --------------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class _Decider:
         self.candidate_sets: dict[bytes, str] = {}
         self._sla: dict[str, tuple[str | None, str | None]] = {}
         self._cache: dict = {}  # the engine's, for this team and situation
-        self._hashes: dict[tuple, bytes] = {}  # candidate set and skipped rules -> their stored hash
+        self._hashes: dict[tuple, tuple] = {}  # (id of candidates, skipped) -> (candidates, stored hash)
 
     def exclude(self, agents: Iterable[str], why: str) -> None:
         """Decide the next leads as if these agents were away (a handover, an SLA move)."""
@@ -109,9 +109,7 @@ class _Decider:
         away.update((agent, why) for agent in agents)
         self.situation = engine.Situation(away=away, off_duty=self.situation.off_duty, loads=self.loads,
                                           after_hours_assign=self.situation.after_hours_assign)
-        # both caches go together: candidate tuples freed with the one may reuse ids in the other
         self._cache = {}
-        self._hashes = {}
 
     def decide(self, fields: Mapping[str, object], previous_owner: str | None) -> tuple[Decision, bytes | None]:
         decision, state = engine.decide(fields, self.s.team, self.situation, self.rotation, previous_owner, self._cache)
@@ -122,18 +120,21 @@ class _Decider:
             self.loads[decision.agent] = self.loads.get(decision.agent, 0) + 1
         cands = None
         if decision.candidates or decision.skipped:
-            # the engine's cache hands back the same candidates tuple for alike leads
+            # the engine's cache hands back the same candidates tuple for alike leads; the entry
+            # keeps that tuple alive, so its id cannot be reused by another lead's candidates
             key = (id(decision.candidates), decision.skipped)
-            cands = self._hashes.get(key)
-            if cands is None:
+            entry = self._hashes.get(key)
+            if entry is not None and entry[0] is decision.candidates:
+                cands = entry[1]
+            else:
                 body = {
                     "candidates": [[c.agent, c.eligible, c.reason, c.weight] for c in decision.candidates],
                     "skipped": [list(x) for x in decision.skipped],
                 }
                 cands = short_hash(body)
                 self.candidate_sets.setdefault(cands, canonical(body).decode())
-                if decision.candidates is not None and len(self._hashes) < 100_000:
-                    self._hashes[key] = cands
+                if len(self._hashes) < 10_000:
+                    self._hashes[key] = (decision.candidates, cands)
         return decision, cands
 
     def sla(self, agent_id: str) -> tuple[str | None, str | None]:
@@ -313,7 +314,8 @@ def import_file(
     return result
 
 
-WRITE_CHUNK = 20_000  # leads decided, then written, at a time: memory stays flat on big files
+WRITE_CHUNK = 20_000  # leads read, decided, then written, at a time: memory stays flat on big files
+_BULK_ROWS = 50_000  # from here Ledger.bulk_load rebuilds the indexes of a smaller ledger
 
 
 class _BatchWriter:
@@ -347,103 +349,149 @@ class _BatchWriter:
 
 
 def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | None) -> ImportResult:
+    """`parsed` is an importer.ParsedStream or ParsedFile: its records are taken a chunk at a
+    time, so a big file is never held as records all at once."""
     ledger, team = s.ledger, s.team
     rules_events = record_rules(s)
     if rules_events:
         ledger.append(rules_events, at=s.at, actor=s.actor)
     batch = ledger.next_batch()
-    result = ImportResult(batch=batch, rows=len(parsed.records) + len(parsed.rejects), rejected=len(parsed.rejects))
-    result.warnings = list(parsed.warnings)
+    result = ImportResult(batch=batch)
     decider = _Decider(s)
     salt = ledger.salt
     closed = set(team.closed_statuses)
     statuses = set(team.statuses)
     initial = team.statuses[0]
-
-    records = parsed.records
-    existing = [] if ledger.has_no_leads() else ledger.matching_leads(
-        (r.external_id for r in records if r.external_id),
-        (r.phone for r in records if r.phone_usable),
-        (contacts.email_key(r.email) for r in records if r.email_usable),
-    )
-    # key -> leads with it, newest first, as (id, status, agent)
-    seen: dict[str, list[tuple]] = {}
-    for row in existing:
-        for key in _keys(row["external_id"], row["phone_key"], row["email_key"]):
-            seen.setdefault(key, []).append((row["id"], row["status"], row["agent"]))
+    email_key_of = contacts.email_key
 
     next_id = result.first_lead = ledger.next_lead_id()
+    first_new = next_id
+    # key -> the lead with it as (id, status, agent), or a list of them newest first when several
+    # have it (a bare tuple saves a list per key: a million-row file makes two million keys): the
+    # ledger's leads that share a key with the file, and every new lead of this file so far
+    # (later rows dedupe against them)
+    seen: dict[str, tuple | list[tuple]] = {}
+    seen_get = seen.get
+    estimate = parsed.estimated_rows
+    lookup = False  # ask the ledger for each chunk's keys
+    bulk = 0
+    if not ledger.has_no_leads():
+        if estimate >= _BULK_ROWS and estimate > (ledger.scalar("SELECT count(*) FROM leads") or 0):
+            # A file bigger than the ledger: its leads' indexes are rebuilt after the load (see
+            # Ledger.bulk_load), so they cannot answer per chunk; the smaller ledger's keys are
+            # read once instead (no more entries than the file itself adds).
+            _add_existing(seen, ledger.all_leads(), first_new)
+            bulk = estimate
+        else:
+            lookup = True  # indexes stay: bulk_load(0) never drops them
+    else:
+        bulk = estimate
+
     writer = _BatchWriter(s)
-    total = len(records)
-    with ledger.bulk_load(total):
-        for i, rec in enumerate(records):
-            if progress and i % 2000 == 0:
-                progress(i, total)
-            phone_key = rec.phone if rec.phone_usable else None
-            email_key = contacts.email_key(rec.email) if rec.email_usable else None
-            keys = _keys(rec.external_id, phone_key, email_key)
-            matches = [m for k in keys for m in seen.get(k, ())]
-            open_match = next((m for m in matches if m[1] not in closed), None)
-            if open_match is not None:
-                result.duplicates += 1
-                result.duplicate_of.append(open_match[0])
-                writer.add(None, NewEvent(
-                    "duplicate",
-                    lead=open_match[0],
-                    agent=open_match[2],
-                    data={"batch": batch, "row": rec.row, "source": rec.source, "external_id": rec.external_id},
-                ))
-                continue
-            previous_owner = max(matches)[2] if matches else None
+    rows = rejected = 0
+    start = 0  # where the chunk's rows begin in the file, as parsed.position() counts
+    with ledger.bulk_load(bulk):
+        for records in parsed.chunks(WRITE_CHUNK):
+            end, total = parsed.position()
+            step = (end - start) / len(records)
+            email_keys = [email_key_of(r.email) if r.email_usable else None for r in records]
+            if lookup:
+                _add_existing(seen, ledger.matching_leads(
+                    (r.external_id for r in records if r.external_id),
+                    (r.phone for r in records if r.phone_usable),
+                    (k for k in email_keys if k),
+                ), first_new)
+            for i, rec in enumerate(records):
+                if progress and i % 2000 == 0:
+                    progress(start + int(step * i), total)
+                phone_key = rec.phone if rec.phone_usable else None
+                email_key = email_keys[i]
+                keys = _keys(rec.external_id, phone_key, email_key)
+                matches = []
+                for k in keys:
+                    found = seen_get(k)
+                    if found is not None:
+                        if type(found) is tuple:
+                            matches.append(found)
+                        else:
+                            matches.extend(found)
+                open_match = next((m for m in matches if m[1] not in closed), None)
+                if open_match is not None:
+                    result.duplicates += 1
+                    result.duplicate_of.append(open_match[0])
+                    writer.add(None, NewEvent(
+                        "duplicate",
+                        lead=open_match[0],
+                        agent=open_match[2],
+                        data={"batch": batch, "row": rec.row, "source": rec.source, "external_id": rec.external_id},
+                    ))
+                    continue
+                previous_owner = max(matches)[2] if matches else None
 
-            lead_id, next_id = next_id, next_id + 1
-            attrs = canonical(rec.attrs).decode()
-            pd = personal_digest(salt, rec.name, rec.phone, rec.email, phone_key, email_key)
-            data: dict = {
-                "batch": batch,
-                "new": True,
-                "row": row_digest(lead_id, rec.external_id, rec.source, rec.region, attrs, batch, s.at, pd),
-            }
+                lead_id, next_id = next_id, next_id + 1
+                attrs = canonical(rec.attrs).decode()
+                pd = personal_digest(salt, rec.name, rec.phone, rec.email, phone_key, email_key)
+                data: dict = {
+                    "batch": batch,
+                    "new": True,
+                    "row": row_digest(lead_id, rec.external_id, rec.source, rec.region, attrs, batch, s.at, pd),
+                }
 
-            kept = _kept_owner(rec, team, statuses) if keep_owner else None
-            if keep_owner and kept is None and rec.attrs.get("owner"):
-                result.unknown_owners.append(f"row {rec.row}: {rec.attrs['owner']}")
-            if kept is not None:
-                agent_id, status = kept
-                data.update(kept=True, status=status, rules=team.content_hash)
-                sla_start, sla_due = decider.sla(agent_id) if status == initial else (None, None)
-                data.update(sla_start=sla_start, sla_due=sla_due)
-                event = NewEvent("assigned", lead=lead_id, agent=agent_id, data=data)
-                rule = cands = None
-                queued_reason = None
-                if status not in closed:
-                    decider.loads[agent_id] = decider.loads.get(agent_id, 0) + 1
-                result.kept += 1
-            else:
-                status = initial
-                data["status"] = status
-                decision, cands = decider.decide(lead_fields(rec.external_id, rec.source, rec.region, rec.attrs), previous_owner)
-                event = decider.decision_event(lead_id, decision, cands, data)
-                agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
-                sla_start, sla_due = (event.data["sla_start"], event.data["sla_due"]) if agent_id else (None, None)
-            if agent_id:
-                result.assigned += 1
-                result.by_agent[agent_id] = result.by_agent.get(agent_id, 0) + 1
-            else:
-                result.queued += 1
-            result.imported += 1
-            writer.add(
-                (
-                    lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
-                    rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, None,
-                    s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
-                ),
-                event,
-            )
-            for key in keys:
-                seen.setdefault(key, []).insert(0, (lead_id, status, agent_id))
+                kept = _kept_owner(rec, team, statuses) if keep_owner else None
+                if keep_owner and kept is None and rec.attrs.get("owner"):
+                    result.unknown_owners.append(f"row {rec.row}: {rec.attrs['owner']}")
+                if kept is not None:
+                    agent_id, status = kept
+                    data.update(kept=True, status=status, rules=team.content_hash)
+                    sla_start, sla_due = decider.sla(agent_id) if status == initial else (None, None)
+                    data.update(sla_start=sla_start, sla_due=sla_due)
+                    event = NewEvent("assigned", lead=lead_id, agent=agent_id, data=data)
+                    rule = cands = None
+                    queued_reason = None
+                    if status not in closed:
+                        decider.loads[agent_id] = decider.loads.get(agent_id, 0) + 1
+                    result.kept += 1
+                else:
+                    status = initial
+                    data["status"] = status
+                    decision, cands = decider.decide(lead_fields(rec.external_id, rec.source, rec.region, rec.attrs), previous_owner)
+                    event = decider.decision_event(lead_id, decision, cands, data)
+                    agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
+                    sla_start, sla_due = (event.data["sla_start"], event.data["sla_due"]) if agent_id else (None, None)
+                if agent_id:
+                    result.assigned += 1
+                    result.by_agent[agent_id] = result.by_agent.get(agent_id, 0) + 1
+                else:
+                    result.queued += 1
+                result.imported += 1
+                writer.add(
+                    (
+                        lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
+                        rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, None,
+                        s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
+                    ),
+                    event,
+                )
+                mine = (lead_id, status, agent_id)  # one tuple shared by the lead's keys
+                for key in keys:
+                    found = seen_get(key)
+                    if found is None:
+                        seen[key] = mine
+                    elif type(found) is tuple:
+                        seen[key] = [mine, found]
+                    else:
+                        found.insert(0, mine)
+            rows += len(records)
+            start = end
         writer.flush()
+        records = None
+        seen.clear()  # before bulk_load rebuilds the indexes: that sort is the import's other big need
+    rejected = len(parsed.rejects)
+    result.rows = rows + rejected
+    result.rejected = rejected
+    result.warnings = list(parsed.warnings)
     if progress:
+        total = parsed.position()[1]
         progress(total, total)
 
     summary = {
@@ -483,6 +531,27 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
         }
     )
     return result
+
+
+def _add_existing(seen: dict[str, tuple | list[tuple]], rows: Iterable[dict], first_new: int) -> None:
+    """Merge ledger leads into `seen`, keeping each key's leads newest first without repeats
+    (chunks can find the same lead again; this import's own leads are there already)."""
+    for row in rows:
+        lead_id = row["id"]
+        if lead_id >= first_new:
+            continue
+        entry = (lead_id, row["status"], row["agent"])
+        for key in _keys(row["external_id"], row["phone_key"], row["email_key"]):
+            found = seen.get(key)
+            if found is None:
+                seen[key] = entry
+                continue
+            if type(found) is tuple:
+                found = seen[key] = [found]
+            if all(m[0] != lead_id for m in found):
+                found.append(entry)
+                if found[-2][0] < lead_id:
+                    found.sort(reverse=True)
 
 
 def _keys(external_id, phone_key, email_key) -> list[str]:

@@ -104,3 +104,17 @@ def test_the_example_rules_file_exercises_every_strategy(tmp_path):
 
     team = load_team(Path(__file__).parent.parent / "rules.example.yaml")
     assert {r.strategy for r in team.rules} == {"round_robin", "weighted", "least_loaded"}
+
+
+def test_many_returning_customers_each_record_their_own_owner_as_candidate(cli, tmp_path):
+    write_csv(tmp_path / "a.csv", lead_rows(9))
+    cli.json("import", "a.csv")
+    owners = {i: cli.json("show", str(i))["agent"] for i in range(1, 10)}
+    for i, owner in owners.items():
+        assert cli("status", str(i), "lost", "--as", owner).exit_code == 0
+    (tmp_path / "b.csv").write_text(CSV_HEADER + "".join(f"B-{i},Again {i},+60 12-{3000000 + i:07d},,web,KL,x\n" for i in range(9)))
+    cli.json("import", "b.csv")
+    for i in range(9):
+        why = cli.json("explain", f"B-{i}")
+        assert why["agent"] == owners[i + 1] and [c["agent"] for c in why["candidates"]] == [owners[i + 1]]
+    assert cli.json("verify", "--decisions")["ok"] is True

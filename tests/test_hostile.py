@@ -44,9 +44,10 @@ def _fast_cli(monkeypatch):
     """Build the Typer command tree once, not on every in-process call (two thirds of its cost)."""
     import typer.testing
 
-    built = {}
-    original = typer.testing._get_command
-    monkeypatch.setattr(typer.testing, "_get_command", lambda app: built.get(id(app)) or built.setdefault(id(app), original(app)))
+    original = getattr(typer.testing, "_get_command", None)
+    if original is not None:  # an internal of Typer's test runner: without it, calls are only slower
+        built = {}
+        monkeypatch.setattr(typer.testing, "_get_command", lambda app: built.get(id(app)) or built.setdefault(id(app), original(app)))
 
 
 def count(db: Path, table: str) -> int:
@@ -314,6 +315,30 @@ def test_formula_cells_are_defused_in_csv_export_and_kept_in_json(cli, tmp_path)
     assert {d["name"] for d in data} >= {'=HYPERLINK("http://evil.example","click")', "+SUM(1;2)", "@evil"}
 
 
+# ---- hostile command lines ----------------------------------------------------------------------
+
+BAD_COMMAND_LINES = [
+    (("export", "--json"), "--json"),  # an option the command does not have
+    (("mine", "--bogus"), "--bogus"),
+    (("import",), "FILE"),  # a missing argument
+    (("status", "1"), "STATUS"),
+    (("log", "--limit", "abc"), "--limit"),  # a value of the wrong type
+    (("log", "--limit", "0"), "--limit"),
+    (("bogus",), "bogus"),  # no such command
+    (("import", "a.csv", "--map"), "--map"),  # an option without its value
+]
+
+
+@pytest.mark.parametrize("args,named", BAD_COMMAND_LINES, ids=[" ".join(a) for a, _ in BAD_COMMAND_LINES])
+def test_a_mistyped_command_line_names_what_is_wrong(cli, args, named):
+    """Usage mistakes exit 2 with the usual usage message naming the option, argument or
+    command at fault, not the last-resort 'unexpected' line."""
+    result = cli(*args)
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert named in result.stderr, result.stderr
+
+
 # ---- text that looks like terminal markup is data ------------------------------------------
 
 
@@ -369,7 +394,7 @@ _EMAIL = st.one_of(_CELL, st.integers(0, 60).map(lambda i: f"User{i}@Example.COM
 _ROW = st.tuples(_CELL, _CELL, _PHONE, _EMAIL, _CELL, _CELL, _CELL).map(list)
 
 
-@settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "25")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "15")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=st.lists(_ROW, min_size=1, max_size=8), delimiter=st.sampled_from([",", ";", "\t"]),
        newline=st.sampled_from(["\n", "\r\n"]), quoting=st.booleans(), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
 def test_random_rows_are_each_imported_or_rejected_with_a_reason(cli, tmp_path, rows, delimiter, newline, quoting, encoding):
@@ -400,8 +425,8 @@ def test_random_rows_are_each_imported_or_rejected_with_a_reason(cli, tmp_path, 
 RULE_LINE = re.compile(r"^[^\n]*:\d+: \S.*$")
 
 
-def check_rules_refused(cli, tmp_path, text: str | bytes, name: str = "bad.yaml") -> list[str]:
-    """`rules check` and `import` with this rules file: exit 2, `FILE:LINE: message` lines, nothing written."""
+def check_rules_refused(cli, tmp_path, text: str | bytes, name: str = "bad.yaml", with_import: bool = True) -> list[str]:
+    """`rules check` (and `import`) with this rules file: exit 2, `FILE:LINE: message` lines, nothing written."""
     path = tmp_path / name
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     checked = cli("rules", "check", str(path))
@@ -409,6 +434,8 @@ def check_rules_refused(cli, tmp_path, text: str | bytes, name: str = "bad.yaml"
     assert checked.exit_code == 2, (checked.exit_code, checked.stdout[-300:], checked.stderr[-300:])
     lines = checked.stderr.strip().splitlines()
     assert lines and all(RULE_LINE.match(line) and name in line for line in lines), lines[:5]
+    if not with_import:
+        return lines
     (tmp_path / "ok.csv").write_text(CSV_HEADER + "\n".join(lead_rows(2)) + "\n")
     imported = cli("--rules", str(path), "--db", "hostile-rules.db", "import", "ok.csv")
     no_crash(imported)
@@ -458,7 +485,9 @@ EVIL_RULES = {
 
 @pytest.mark.parametrize("name", sorted(EVIL_RULES))
 def test_evil_rules_files_are_refused_line_by_line(cli, tmp_path, name):
-    check_rules_refused(cli, tmp_path, EVIL_RULES[name], name=f"{name}.yaml")
+    # every file through `rules check`; a few through `import` too (the same loading, then nothing written)
+    through_import = name in ("billion_laughs", "python_apply", "python_new", "not_utf8", "huge_duration", "list_root")
+    check_rules_refused(cli, tmp_path, EVIL_RULES[name], name=f"{name}.yaml", with_import=through_import)
     assert not (tmp_path / "PWNED").exists()
 
 

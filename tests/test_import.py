@@ -154,3 +154,70 @@ def test_a_big_file_is_deduplicated_against_the_ledger_too(cli, tmp_path):
     assert cli.json("import", "big.csv")["imported"] == 3000
     again = cli.json("import", "big.csv", "--force")
     assert (again["imported"], again["duplicates"]) == (0, 3000)
+
+
+def _chunked_scenario(cli, tmp_path, monkeypatch, chunk: int) -> tuple[dict, list[tuple]]:
+    from leadshare import services
+
+    monkeypatch.setattr(services, "WRITE_CHUNK", chunk)
+    write_csv(tmp_path / "a.csv", lead_rows(6))
+    cli.json("import", "a.csv")
+    with sqlite3.connect("leadshare.db") as conn:  # an earlier lead was won: a returning customer
+        conn.execute("UPDATE leads SET status = 'won' WHERE id = 2")
+    rows = lead_rows(8, start=10) + [
+        "IG-0,Again Zero,,C0@EXAMPLE.COM,instagram,KL,residential",  # a ledger lead, by email
+        "IG-1,Again One,+60 12-300 0001,,instagram,KL,residential",  # a won ledger lead: new, same owner
+        f"IG-2,Again Ten,6012{3000010},,instagram,KL,residential",  # this file's first new lead
+        "FB-X,No Contact,,,facebook,KL,residential",  # rejected
+        "IG-3,Again Seventeen,,c17@example.com,web,KL,residential",  # this file's last new lead
+        "IG-4,Again One Again,012 300 0001,c1@example.com,web,KL,residential",  # IG-1's new lead, not the won one
+        f"FB-5,Five Again,{phone(99)},,web,KL,residential",  # a ledger lead, by external id
+    ]
+    write_csv(tmp_path / "b.csv", rows)
+    out = cli.json("import", "b.csv", code=1)
+    dups = [(r[3], r[4], r[5]) for r in ledger_rows("events") if r[3] == "duplicate"]
+    return out, dups
+
+
+def test_a_file_read_in_chunks_deduplicates_across_chunks_and_against_the_ledger(cli, tmp_path, monkeypatch):
+    out, dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=3)
+    assert (out["rows"], out["imported"], out["duplicates"], out["rejected"]) == (15, 9, 5, 1)
+    assert out["rows"] == out["imported"] + out["duplicates"] + out["rejected"]
+    # (type, lead, agent): each duplicate points at the lead it repeats
+    assert [d[1] for d in dups] == [1, 7, 14, 15, 6]
+    again = cli.json("show", "IG-1")
+    assert again["rule"] == "returning customer"
+
+
+def test_chunk_size_does_not_change_an_import(cli, tmp_path, monkeypatch):
+    small, small_dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=2)
+    leads = [r[:5] + r[8:11] + r[13:16] for r in ledger_rows("leads")]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "rules.yaml").write_text((tmp_path / "rules.yaml").read_text())
+    monkeypatch.chdir(other)
+    big, big_dups = _chunked_scenario(cli, other, monkeypatch, chunk=20_000)
+    assert small == big and small_dups == big_dups
+    assert leads == [r[:5] + r[8:11] + r[13:16] for r in ledger_rows("leads")]
+
+
+def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path, monkeypatch):
+    from leadshare import services
+
+    monkeypatch.setattr(services, "_BULK_ROWS", 1)  # as for a big file into a smaller ledger
+    out, dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=3)
+    assert (out["rows"], out["imported"], out["duplicates"], out["rejected"]) == (15, 9, 5, 1)
+    assert [d[1] for d in dups] == [1, 7, 14, 15, 6]
+
+
+def test_row_warnings_show_the_first_ten_and_count_the_rest(cli, tmp_path, monkeypatch):
+    from leadshare import services
+
+    monkeypatch.setattr(services, "WRITE_CHUNK", 4)
+    write_csv(tmp_path / "w.csv", [f"W-{i},Person {i},n/a,p{i}@example.com,web,KL,residential" for i in range(14)])
+    result = cli("import", "w.csv", "--json")
+    assert result.exit_code == 0, result.stderr
+    shown = [line for line in result.stderr.splitlines() if " row " in line]
+    assert len(shown) == 10 and shown[0].startswith("warning: w.csv row 1 (line 2): ")
+    assert "4 more fields kept as written" in result.stderr
+    assert orjson.loads(result.stdout)["imported"] == 14

@@ -564,3 +564,52 @@ def test_importer_is_pure_no_terminal_or_database_imports():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == ""
+
+
+# ---- reading as a stream -------------------------------------------------------------------
+
+
+def test_a_stream_gives_the_same_records_rejects_and_warnings_in_chunks():
+    from leadshare.importer import open_leads
+
+    rows = [f"Ali {i},012-{3000000 + i:07d}," for i in range(25)]
+    rows[3] = "Bad,n/a,"  # rejected: nothing usable
+    rows[7] = "Odd,n/a,odd@example.com"  # kept, with a warning
+    rows[20] = ""  # blank
+    data = ("name,phone,email\n" + "\n".join(rows) + "\n\n").encode()
+    whole = read_leads(data, name="leads.csv")
+    stream = open_leads(data, name="leads.csv")
+    assert (stream.columns, stream.mapping, stream.encoding) == (whole.columns, whole.mapping, whole.encoding)
+    assert stream.content_hash == whole.content_hash and stream.bytes_total == len(data)
+    got, sizes, positions = [], [], []
+    for part in stream.chunks(4):
+        sizes.append(len(part))
+        positions.append(stream.position())
+        got.extend(part)
+    assert got == whole.records and max(sizes) == 4
+    assert [p[0] for p in positions] == sorted(p[0] for p in positions)
+    assert stream.position() == (len(data), len(data))
+    assert stream.rejects == whole.rejects and stream.blank_lines == whole.blank_lines == 2
+    assert stream.warnings == whole.warnings and "skipped 2 blank lines" in stream.warnings
+    assert stream.rows == whole.rows and stream.records_read == len(whole.records)
+    assert stream.row_warning_count == whole.row_warning_count == 1
+    assert stream.row_warnings == whole.row_warnings == [(8, 9, whole.records[6].warnings[0])]
+    with pytest.raises(RuntimeError):
+        next(iter(stream.chunks(4)))
+
+
+def test_a_stream_keeps_the_first_row_warnings_and_counts_the_rest():
+    from leadshare.importer import open_leads
+
+    data = ("name,phone,email\n" + "".join(f"P{i},n/a,p{i}@example.com\n" for i in range(30))).encode()
+    stream = open_leads(data, name="leads.csv", row_warnings=3)
+    assert sum(len(part) for part in stream.chunks(7)) == 30
+    assert stream.row_warning_count == 30
+    assert [(row, line) for row, line, _ in stream.row_warnings] == [(1, 2), (2, 3), (3, 4)]
+
+
+def test_a_file_refused_whole_is_refused_when_opened():
+    from leadshare.importer import open_leads
+
+    with pytest.raises(InputError, match="no phone or email column"):
+        open_leads(b"Name,Address\nAli,Jalan 1\n", name="bad.csv")

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from conftest import NOW, TEAM_YAML, lead_rows, write_csv
 from leadshare.cli import app
 
-EXAMPLES = int(os.environ.get("TAMPER_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("TAMPER_EXAMPLES", "4"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 AGENTS = ("aisyah", "ben", "chitra")
@@ -37,9 +37,10 @@ def _fast_cli(monkeypatch):
     """Build the Typer command tree once, not on every in-process call."""
     import typer.testing
 
-    built = {}
-    original = typer.testing._get_command
-    monkeypatch.setattr(typer.testing, "_get_command", lambda app: built.get(id(app)) or built.setdefault(id(app), original(app)))
+    original = getattr(typer.testing, "_get_command", None)
+    if original is not None:  # an internal of Typer's test runner: without it, calls are only slower
+        built = {}
+        monkeypatch.setattr(typer.testing, "_get_command", lambda app: built.get(id(app)) or built.setdefault(id(app), original(app)))
 
 
 def run(*args, env=None):
@@ -255,10 +256,8 @@ def test_a_cut_off_tail_with_its_recorded_head_fixed_is_caught_by_the_kept_head(
     with sqlite3.connect(db) as conn:
         last = conn.execute("SELECT seq, hash FROM events WHERE seq = ?", (keep,)).fetchone()
         conn.execute("UPDATE meta SET value = ? WHERE key = 'head'", (f"{last[0]}:{last[1].hex()}",))
-    out = verify(db, golden, "--expect-head", golden["head"])
-    assert any("not the expected" in p for p in out["problems"]), out["problems"][:3]
-    # a short prefix of the head, as someone would copy it from a report, is enough
-    out = verify(db, golden, "--expect-head", golden["head"][:16])
+    # the head as kept elsewhere, whole or the short prefix someone copies from a report
+    out = verify(db, golden, "--expect-head", golden["head"] if cut % 2 else golden["head"][:16])
     assert any("not the expected" in p for p in out["problems"]), out["problems"][:3]
 
 

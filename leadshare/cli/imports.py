@@ -30,12 +30,14 @@ def _read_input(file: str) -> tuple[bytes, str]:
 
 
 def _progress():
-    """A rich progress bar on stderr, only when a person is watching (never under cron)."""
+    """A rich progress bar on stderr, only when a person is watching (never under cron). The
+    rows are read as they are imported, so the bar follows the bytes read of the file."""
     if not sys.stderr.isatty():
         return None, None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True), transient=True)
+    bar = Progress(TextColumn("importing"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                   console=console(stderr=True), transient=True)
     task = bar.add_task("import", total=None)
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -45,17 +47,15 @@ ROW_WARNINGS_SHOWN = 10
 
 def _warn(name: str, parsed) -> None:
     """File warnings, then the first few row warnings and a count of the rest: a million-row
-    file must not bury the summary under a million lines."""
+    file must not bury the summary under a million lines. `parsed` (a ParsedStream or a
+    ParsedFile) keeps the first few row warnings and counts them all as the rows are read."""
     for w in parsed.warnings:
         sys.stderr.write(f"warning: {name}: {w}\n")
     shown = 0
-    total = sum(len(r.warnings) for r in parsed.records)
-    for r in parsed.records:
-        for w in r.warnings:
-            if shown == ROW_WARNINGS_SHOWN:
-                break
-            sys.stderr.write(f"warning: {name} row {r.row} (line {r.line}): {w}\n")
-            shown += 1
+    for row, line, w in parsed.row_warnings[:ROW_WARNINGS_SHOWN]:
+        sys.stderr.write(f"warning: {name} row {row} (line {line}): {w}\n")
+        shown += 1
+    total = parsed.row_warning_count
     if total > shown:
         sys.stderr.write(f"warning: {name}: {total - shown} more fields kept as written, not shown here; "
                          f"`leadshare export` lists every lead as stored\n")
@@ -83,7 +83,8 @@ def import_(
     s = session(where(ctx, db, rules, as_))
     mapping = importer.parse_map_options(map_ or [])
     data, name = _read_input(file)
-    parsed = importer.read_leads(data, name=name, region=s.team.phone_region, mapping=mapping, default_source=source)
+    parsed = importer.open_leads(data, name=name, region=s.team.phone_region, mapping=mapping, default_source=source,
+                                 row_warnings=ROW_WARNINGS_SHOWN)
 
     def write_rejects() -> str | None:
         if rejects is None and file == "-":
