@@ -4,6 +4,8 @@ It imports the command line inside a guard, so that Ctrl-C while Python is still
 modules ends like any other interrupt: one line and exit 130, never a traceback.
 """
 
+import os
+import signal
 import sys
 
 
@@ -13,8 +15,11 @@ def main() -> None:
 
         run()
     except KeyboardInterrupt:
-        print("leadshare: interrupted; nothing was changed", file=sys.stderr)
-        sys.exit(130)
+        # a second Ctrl-C must not turn the clean exit into a traceback or a death by signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.stderr.write("leadshare: interrupted; nothing was changed\n")
+        sys.stderr.flush()
+        os._exit(130)
 
 
 if __name__ == "__main__":
