@@ -22,7 +22,7 @@ from leadshare.services import personal_digest, row_digest, short_hash
 
 # The projection columns a replay rebuilds, compared lead by lead.
 REPLAYED = (
-    "status", "agent", "rule", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "queued_reason",
+    "status", "agent", "rule", "strategy", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "queued_reason",
     "closed_at", "first_contact_at", "sla_reassigns", "last_note_at", "status_at", "warned_at", "escalated_at",
     "forgotten_at",
 )
@@ -142,7 +142,7 @@ class _Replay:
             state.set(agent=agent, assigned_at=at, sla_start=data.get("sla_start"), sla_due=data.get("sla_due"),
                       warned_at=None, escalated_at=None, queued_reason=None)
             if data.get("cands"):
-                state.set(rule=data["rule"], cands=data["cands"], decided_seq=seq)
+                state.set(rule=data["rule"], strategy=data.get("strategy"), cands=data["cands"], decided_seq=seq)
                 self.rotation_last[data["rule"]] = agent
             if data.get("sla"):
                 state.sla_reassigns += 1
@@ -174,6 +174,7 @@ class _Replay:
         state.set(
             agent=agent,
             rule=data.get("rule"),
+            strategy=data.get("strategy") if type_ == "assigned" else None,
             cands=data.get("cands"),
             decided_seq=seq,
             assigned_at=at if type_ == "assigned" else None,

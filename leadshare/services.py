@@ -446,7 +446,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                     sla_start, sla_due = decider.sla(agent_id) if status == initial else (None, None)
                     data.update(sla_start=sla_start, sla_due=sla_due)
                     event = NewEvent("assigned", lead=lead_id, agent=agent_id, data=data)
-                    rule = cands = None
+                    rule = cands = strategy = None
                     queued_reason = None
                     if status not in closed:
                         decider.loads[agent_id] = decider.loads.get(agent_id, 0) + 1
@@ -457,6 +457,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                     decision, cands = decider.decide(lead_fields(rec.external_id, rec.source, rec.region, rec.attrs), previous_owner)
                     event = decider.decision_event(lead_id, decision, cands, data)
                     agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
+                    strategy = decision.strategy if agent_id else None
                     sla_start, sla_due = (event.data["sla_start"], event.data["sla_due"]) if agent_id else (None, None)
                 if agent_id:
                     result.assigned += 1
@@ -469,6 +470,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                         lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
                         rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, None,
                         s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
+                        strategy,
                     ),
                     event,
                 )
@@ -598,20 +600,20 @@ def assign_waiting(s: Session) -> dict:
                 queued += 1
                 if decision.queued_reason != lead["queued_reason"]:
                     lead_events.append(decider.decision_event(lead["id"], decision, cands, {}))
-                    updates.append([None, decision.rule, cands, len(lead_events) - 1, None, None, None,
+                    updates.append([None, decision.rule, None, cands, len(lead_events) - 1, None, None, None,
                                     decision.queued_reason, lead["id"]])
                 continue
             event = decider.decision_event(lead["id"], decision, cands, {})
             lead_events.append(event)
-            updates.append([decision.agent, decision.rule, cands, len(lead_events) - 1, s.at,
+            updates.append([decision.agent, decision.rule, decision.strategy, cands, len(lead_events) - 1, s.at,
                             event.data["sla_start"], event.data["sla_due"], None, lead["id"]])
             assigned += 1
         seqs = s.ledger.append(events + lead_events, at=s.at, actor=s.actor)[len(events):]
         for u in updates:
-            u[3] = seqs[u[3]]
+            u[4] = seqs[u[4]]
         s.ledger.update_assignment([tuple(u) for u in updates])
         by_id = {lead["id"]: lead for lead in waiting}
-        _enqueue(s, [(u[3], notification(s, "assigned", by_id[u[8]], u[0], f"New lead {u[8]} for you (it was waiting in the queue)", u[6]))
+        _enqueue(s, [(u[4], notification(s, "assigned", by_id[u[9]], u[0], f"New lead {u[9]} for you (it was waiting in the queue)", u[7]))
                      for u in updates if u[0]])
         decider.save()
     return {"assigned": assigned, "queued": queued}

@@ -172,7 +172,7 @@ def _move(s: Session, moves: list[tuple[dict, str, dict]], reason: str, decider:
         changes: dict = {"agent": to, "assigned_at": s.at, "sla_start": sla_start, "sla_due": sla_due,
                          "warned_at": None, "escalated_at": None, "queued_reason": None}
         if extra.get("cands"):
-            changes.update(rule=extra["rule"], cands=bytes.fromhex(extra["cands"]), decided_seq=seq)
+            changes.update(rule=extra["rule"], strategy=extra["strategy"], cands=bytes.fromhex(extra["cands"]), decided_seq=seq)
         if extra.get("sla"):
             changes["sla_reassigns"] = lead["sla_reassigns"] + 1
         s.ledger.update_lead(lead["id"], **changes)

@@ -65,6 +65,7 @@ STEPS: list[str] = [
         status TEXT NOT NULL,
         agent TEXT,
         rule TEXT,
+        strategy TEXT,
         cands BLOB,
         decided_seq INTEGER,
         assigned_at TEXT,

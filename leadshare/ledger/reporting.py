@@ -34,13 +34,14 @@ def decisions(ledger: "Ledger", since: str, until: str, closed: Sequence[str]) -
     closed = list(closed)
     return ledger.query(
         "SELECT l.agent AS agent, l.cands AS cands, l.rule AS rule, l.source AS source, l.region AS region, "
-        "json_extract(e.data, '$.strategy') AS strategy, "
+        "l.strategy AS strategy, "
         "json_extract(e.data, '$.state.capacities') AS capacities, "
-        "coalesce(json_extract(e.data, '$.kept'), 0) AS kept, "
+        "l.cands IS NULL AND l.rule IS NULL AS kept, "
         "count(*) AS n, "
         "sum(l.status = 'won') AS won, "
         f"sum(l.status IN ({_marks(closed)})) AS closed "
-        "FROM leads l LEFT JOIN events e ON e.seq = l.decided_seq "
+        # only least_loaded decisions need their event (the capacities they compared against)
+        "FROM leads l LEFT JOIN events e ON e.seq = l.decided_seq AND l.strategy = 'least_loaded' "
         "WHERE l.assigned_at >= ? AND l.assigned_at <= ? AND l.agent IS NOT NULL "
         "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
         [*closed, since, until],

@@ -246,7 +246,7 @@ class Ledger:
     LEAD_COLUMNS = (
         "id", "external_id", "name", "phone", "email", "phone_key", "email_key", "pd", "source", "region",
         "attrs", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
-        "sla_start", "sla_due", "queued_reason", "closed_at",
+        "sla_start", "sla_due", "queued_reason", "closed_at", "strategy",
     )
 
     def insert_leads(self, rows: list[tuple]) -> None:
@@ -332,15 +332,15 @@ class Ledger:
         )
 
     def update_assignment(self, rows: list[tuple]) -> None:
-        """(agent, rule, cands, decided_seq, assigned_at, sla_start, sla_due, queued_reason, id)"""
+        """(agent, rule, strategy, cands, decided_seq, assigned_at, sla_start, sla_due, queued_reason, id)"""
         self.conn.executemany(
-            "UPDATE leads SET agent = ?, rule = ?, cands = ?, decided_seq = ?, assigned_at = ?, sla_start = ?, "
-            "sla_due = ?, queued_reason = ? WHERE id = ?",
+            "UPDATE leads SET agent = ?, rule = ?, strategy = ?, cands = ?, decided_seq = ?, assigned_at = ?, "
+            "sla_start = ?, sla_due = ?, queued_reason = ? WHERE id = ?",
             rows,
         )
 
     _UPDATABLE = frozenset(
-        ("status", "agent", "rule", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "first_contact_at",
+        ("status", "agent", "rule", "strategy", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "first_contact_at",
          "closed_at", "queued_reason", "sla_reassigns", "last_note_at", "status_at", "warned_at", "escalated_at")
     )
 
