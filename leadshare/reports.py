@@ -9,8 +9,10 @@ the candidates that were eligible at that moment:
 - ``weighted``: each eligible agent's weight / the sum of the eligible weights (gold 1.25 against
   silver 1.0 expects 5/9 and 4/9);
 - ``round_robin``: an equal share for each eligible agent (tiers do not change a rotation);
-- ``least_loaded``: shares in proportion to the capacities the decision recorded (an agent without
-  one counts as the largest in the pool, as the strategy does); equal when nobody has a capacity;
+- ``least_loaded``: the whole lead to the agent who was least loaded relative to capacity at that
+  moment, which is the owner it recorded (``verify --decisions`` re-derives it from the recorded
+  loads). Its fairness is in the load, not the count: it deliberately gives more to an agent who
+  got fewer leads from other rules, so a per-count split would flag it for doing its job;
 - a returning customer offered to the previous owner, and an owner kept from another CRM
   (``import --keep-owner``), were not shared out: the owner expects the whole lead.
 
@@ -107,24 +109,18 @@ def gini(values: Iterable[float], weights: Iterable[float] | None = None) -> flo
     return round(max(0.0, 1.0 - area), 6)
 
 
-def expected_shares(
-    candidates: Sequence[Sequence[Any]], strategy: str | None = "weighted", capacities: Mapping[str, Any] | None = None
-) -> dict[str, float]:
+def expected_shares(candidates: Sequence[Sequence[Any]], strategy: str | None = "weighted",
+                    owner: str | None = None) -> dict[str, float]:
     """A decision's intended split among its eligible candidates ([agent, eligible, reason, weight]),
-    by strategy (see the module's documentation). The shares add up to 1 (or nothing is eligible)."""
+    by strategy (see the module's documentation); `owner` is the agent a least_loaded decision
+    chose. The shares add up to 1 (or nothing is eligible)."""
     eligible = [(str(c[0]), float(c[3]) if len(c) > 3 and c[3] is not None else 1.0) for c in candidates if c[1]]
     if not eligible:
         return {}
+    if strategy == "least_loaded" and owner is not None:
+        return {owner: 1.0}
     if strategy == "round_robin":
         sizes = {a: 1.0 for a, _ in eligible}
-    elif strategy == "least_loaded":
-        caps = {a: (capacities or {}).get(a) for a, _ in eligible}
-        known = [float(v) for v in caps.values() if v is not None]
-        if not known:
-            sizes = {a: 1.0 for a, _ in eligible}
-        else:
-            largest = max(known)
-            sizes = {a: float(v) if v is not None else largest for a, v in caps.items()}
     else:  # weighted, and any decision whose strategy is not known: the tier weights
         sizes = {a: max(0.0, w) for a, w in eligible}
     total = sum(sizes.values())
@@ -162,8 +158,7 @@ def _intended(row: Mapping[str, Any], sets: Mapping[bytes, Any], strategies: Map
     if row["kept"] or body is None:  # an owner kept from another CRM: not a decision
         return {row["agent"]: 1.0}
     strategy = row["strategy"] or strategies.get(row["rule"])
-    capacities = json.loads(row["capacities"]) if row["capacities"] else None
-    shares = expected_shares(body.get("candidates", []), strategy, capacities)
+    shares = expected_shares(body.get("candidates", []), strategy, row["agent"])
     return shares or {row["agent"]: 1.0}
 
 

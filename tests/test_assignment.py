@@ -118,3 +118,17 @@ def test_many_returning_customers_each_record_their_own_owner_as_candidate(cli, 
         why = cli.json("explain", f"B-{i}")
         assert why["agent"] == owners[i + 1] and [c["agent"] for c in why["candidates"]] == [owners[i + 1]]
     assert cli.json("verify", "--decisions")["ok"] is True
+
+
+def test_least_loaded_makes_up_for_other_rules_and_is_not_called_unfair_for_it(cli, tmp_path, rules):
+    text = rules.read_text().replace("  - name: commercial\n", "  - name: english\n    when: {language: en}\n    pool: {skills: [en]}\n"
+                                     "    strategy: least_loaded\n  - name: commercial\n")
+    rules.write_text(text)
+    (tmp_path / "a.csv").write_text("Name,Phone,Product\n" + "".join(f"P{i},{phone(i)},commercial\n" for i in range(4)))
+    cli.json("import", "a.csv")  # commercial: aisyah alone has the skill -> 4 open leads
+    (tmp_path / "b.csv").write_text("Name,Phone,Language\n" + "".join(f"E{i},{phone(100 + i)},en\n" for i in range(6)))
+    cli.json("import", "b.csv")  # english, least loaded: ben and chitra catch up first
+    groups = {g["key"]: g for g in cli.json("fairness")["groups"]}
+    assert (groups["ben"]["assigned"], groups["chitra"]["assigned"]) == (3, 3)
+    assert all(not g.get("flagged") for g in groups.values())
+    assert groups["ben"]["expected"] == 3 and groups["aisyah"]["expected"] == 4

@@ -75,10 +75,8 @@ def test_expected_shares_follow_the_strategy_among_the_eligible():
     assert weighted == pytest.approx({"gold": 5 / 9, "silver": 4 / 9})
     # a rotation takes turns whatever the tiers
     assert reports.expected_shares(cands, "round_robin") == pytest.approx({"gold": 0.5, "silver": 0.5})
-    # least loaded evens load relative to capacity; without a capacity an agent counts as the largest
-    assert reports.expected_shares(cands, "least_loaded", {"gold": 10, "silver": 30}) == pytest.approx({"gold": 0.25, "silver": 0.75})
-    assert reports.expected_shares(cands, "least_loaded", {"gold": 10}) == pytest.approx({"gold": 0.5, "silver": 0.5})
-    assert reports.expected_shares(cands, "least_loaded", {}) == pytest.approx({"gold": 0.5, "silver": 0.5})
+    # least loaded intends the lead for whoever was least loaded then: the owner it recorded
+    assert reports.expected_shares(cands, "least_loaded", "silver") == {"silver": 1.0}
     assert reports.expected_shares([["x", False, "capacity 0", 1.0]], "weighted") == {}
 
 

@@ -28,22 +28,20 @@ def _group_column(column: str) -> str:
 
 def decisions(ledger: "Ledger", since: str, until: str, closed: Sequence[str]) -> list[dict]:
     """Leads assigned in [since, until] that have an owner, grouped by everything fairness needs:
-    owner, the decision's candidate set, rule, source, region, and the deciding event's strategy
-    (plus least_loaded's recorded capacities and whether the owner was kept from another CRM).
+    owner, the decision's candidate set, rule, source, region, strategy, and whether the owner was
+    kept from another CRM (no rule and no candidates).
     Each row has n (leads), won and closed (how many of them are won / closed now)."""
     closed = list(closed)
     return ledger.query(
         "SELECT l.agent AS agent, l.cands AS cands, l.rule AS rule, l.source AS source, l.region AS region, "
         "l.strategy AS strategy, "
-        "json_extract(e.data, '$.state.capacities') AS capacities, "
         "l.cands IS NULL AND l.rule IS NULL AS kept, "
         "count(*) AS n, "
         "sum(l.status = 'won') AS won, "
         f"sum(l.status IN ({_marks(closed)})) AS closed "
-        # only least_loaded decisions need their event (the capacities they compared against)
-        "FROM leads l LEFT JOIN events e ON e.seq = l.decided_seq AND l.strategy = 'least_loaded' "
+        "FROM leads l "
         "WHERE l.assigned_at >= ? AND l.assigned_at <= ? AND l.agent IS NOT NULL "
-        "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7",
         [*closed, since, until],
     )
 
