@@ -4,6 +4,7 @@ that must hold on a ledger after anything at all has happened to it."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -20,10 +21,23 @@ from conftest import CSV_HEADER, NOW, TEAM_YAML, lead_rows  # noqa: E402
 CLOSED = ("won", "lost")
 
 
+_SCRATCH: list[Path] = []
+
+
 def scratch(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"leadshare-{prefix}-"))
     (folder / "rules.yaml").write_text(TEAM_YAML)
+    _SCRATCH.append(folder)
     return folder
+
+
+def cleanup(keep: bool) -> None:
+    """Remove the scratch folders, unless something failed (then they are kept for a look)."""
+    if keep:
+        print("kept for inspection: " + ", ".join(map(str, _SCRATCH)))
+        return
+    for folder in _SCRATCH:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def env_for(folder: Path, **extra) -> dict:

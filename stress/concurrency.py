@@ -23,7 +23,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from _common import consistency_problems, env_for, scratch, sql, write_leads
+from _common import cleanup, consistency_problems, env_for, scratch, sql, write_leads
 
 WORKER = r"""
 import json, os, random, sys, time
@@ -185,6 +185,7 @@ def main() -> int:
     print(f"failures: {len(failures)}")
     for f in failures[:40]:
         print("  " + f)
+    cleanup(keep=bool(failures))
     return 1 if failures else 0
 
 

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _common import consistency_problems, env_for, scratch, sql, wait_for_write_lock, write_leads
+from _common import cleanup, consistency_problems, env_for, scratch, sql, wait_for_write_lock, write_leads
 
 
 def batch_state(db: Path, path: Path, leads_before: int) -> str:
@@ -169,6 +169,7 @@ def main() -> int:
     print(f"failures: {len(failures)}")
     for f in failures[:40]:
         print("  " + f)
+    cleanup(keep=bool(failures))
     return 1 if failures else 0
 
 

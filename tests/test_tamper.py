@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from conftest import NOW, TEAM_YAML, lead_rows, write_csv
 from leadshare.cli import app
 
-EXAMPLES = int(os.environ.get("TAMPER_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("TAMPER_EXAMPLES", "3"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 AGENTS = ("aisyah", "ben", "chitra")

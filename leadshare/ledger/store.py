@@ -20,13 +20,15 @@ from leadshare.models import RuleState
 
 BUSY_TIMEOUT_MS = int(os.environ.get("LEADSHARE_BUSY_TIMEOUT_MS", "10000"))
 
-# Whether this process has committed anything, so an interruption can be reported truthfully.
-_progress = {"committed": False}
+# What this process has written, so an interruption can be reported truthfully.
+_progress = {"committing": False, "committed": False}
 
 
 def interrupted_message() -> str:
     if _progress["committed"]:
         return "interrupted after the changes were saved; what came after them (such as notifications) was not finished"
+    if _progress["committing"]:
+        return "interrupted while saving; `leadshare log --limit 5` shows whether the change went in"
     return "interrupted; the transaction was rolled back and nothing was changed"
 _CHUNK = 500  # keys per IN (...) query: well under SQLite's variable limit
 
@@ -35,7 +37,7 @@ def translate_error(exc: sqlite3.Error, path: str) -> LedgerError:
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return LedgerError(
-            f"{path}: ledger busy (another leadshare held it for {BUSY_TIMEOUT_MS // 1000}s); nothing was changed",
+            f"{path}: ledger busy (another leadshare held it for {BUSY_TIMEOUT_MS / 1000:g}s); nothing was changed",
             "try again in a moment, or raise LEADSHARE_BUSY_TIMEOUT_MS",
         )
     if "readonly" in text or "read-only" in text:
@@ -139,9 +141,11 @@ class Ledger:
         try:
             yield self
             self._record_head()
+            _progress["committing"] = True
             self.conn.execute("COMMIT")
             _progress["committed"] = True
         except sqlite3.Error as exc:
+            _progress["committing"] = False  # a failed COMMIT saved nothing
             self._rollback()
             raise translate_error(exc, self.path) from exc
         except BaseException:
