@@ -49,12 +49,13 @@ def row_digest(lead_id, external_id, source, region, attrs: str, batch, created_
     return short_hash([lead_id, external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None]).hex()
 
 
-def record_rules(s: Session) -> list[NewEvent]:
-    """The ledger keeps every distinct rules file it has decided under; returns the event for a new one."""
+def record_rules(s: Session) -> None:
+    """The ledger keeps every distinct rules file it has decided under, each with its event.
+    Call inside the use case's transaction, before its decisions."""
     if s.ledger.has_rules_version(s.team.content_hash):
-        return []
+        return
     s.ledger.add_rules_version(s.team.content_hash, s.team.path, s.team.text, s.at)
-    return [NewEvent("rules_loaded", data={"rules": s.team.content_hash, "path": s.team.path})]
+    s.ledger.append([NewEvent("rules_loaded", data={"rules": s.team.content_hash, "path": s.team.path})], at=s.at, actor=s.actor)
 
 
 def ledger_leave(ledger: Ledger) -> dict[str, list[tuple]]:
@@ -352,9 +353,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     """`parsed` is an importer.ParsedStream or ParsedFile: its records are taken a chunk at a
     time, so a big file is never held as records all at once."""
     ledger, team = s.ledger, s.team
-    rules_events = record_rules(s)
-    if rules_events:
-        ledger.append(rules_events, at=s.at, actor=s.actor)
+    record_rules(s)
     batch = ledger.next_batch()
     result = ImportResult(batch=batch)
     decider = _Decider(s)
@@ -587,7 +586,7 @@ def _kept_owner(rec, team: Team, statuses: set[str]) -> tuple[str, str] | None:
 def assign_waiting(s: Session) -> dict:
     """Assign queued leads, oldest first (cron at opening time, or after a rules change)."""
     with s.ledger.write():
-        events = record_rules(s)
+        record_rules(s)
         decider = _Decider(s)
         updates, assigned, queued = [], 0, 0
         lead_events: list[NewEvent] = []
@@ -608,7 +607,7 @@ def assign_waiting(s: Session) -> dict:
             updates.append([decision.agent, decision.rule, decision.strategy, cands, len(lead_events) - 1, s.at,
                             event.data["sla_start"], event.data["sla_due"], None, lead["id"]])
             assigned += 1
-        seqs = s.ledger.append(events + lead_events, at=s.at, actor=s.actor)[len(events):]
+        seqs = s.ledger.append(lead_events, at=s.at, actor=s.actor)
         for u in updates:
             u[4] = seqs[u[4]]
         s.ledger.update_assignment([tuple(u) for u in updates])
@@ -651,11 +650,6 @@ def find_agent(team: Team, agent_id: str) -> Agent:
         known = ", ".join(a.id for a in team.agents)
         raise NotFound(f"no agent '{agent_id}' in {team.path}", f"agents: {known}")
     return agent
-
-
-def require(condition: bool, message: str, hint: str | None = None) -> None:
-    if not condition:
-        raise LeadshareError(message, hint)
 
 
 def add_lead(s: Session, name: str, phone: str | None, email: str | None, source: str | None,

@@ -199,6 +199,8 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
     """Move every open lead of an agent who leaves or goes on long leave, in one transaction."""
     reason = _clean_text(reason, "reason")
     _need_manager(s, "moving all of an agent's leads")
+    if s.team.agent(from_agent) is None and not s.ledger.open_leads_of(from_agent, s.team.closed_statuses):
+        find_agent(s.team, from_agent)  # unknown, and no leads left behind by someone who has gone
     if (to is None) == (not by_rules):
         raise LeadshareError("say where the leads go: --to AGENT or --by-rules", "one of the two, not both")
     if to is not None:
@@ -214,12 +216,8 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
 
     try:
         with s.ledger.write():
-            events = record_rules(s)
-            if events:
-                s.ledger.append(events, at=s.at, actor=s.actor)
+            record_rules(s)
             leads = s.ledger.open_leads_of(from_agent, s.team.closed_statuses)
-            if not leads and s.team.agent(from_agent) is None:
-                find_agent(s.team, from_agent)
             decider = _Decider(s)
             moves, stuck = [], []
             for lead in leads:
@@ -255,9 +253,7 @@ def sweep(s: Session) -> tuple[dict, int]:
     team = s.team
     checked = reassigned = escalated = warned = 0
     with s.ledger.write():
-        events = record_rules(s)
-        if events:
-            s.ledger.append(events, at=s.at, actor=s.actor)
+        record_rules(s)
         decider = _Decider(s)
         for lead in s.ledger.breached(s.at, team.closed_statuses):
             checked += 1

@@ -77,22 +77,9 @@ def pending_count(ledger: Ledger) -> int:
     return ledger.scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL") or 0
 
 
-def due_count(ledger: Ledger, now: str) -> int:
-    return ledger.scalar(f"SELECT count(*) FROM outbox WHERE {_DUE}", (now,)) or 0
-
-
 def next_try(ledger: Ledger) -> str | None:
     """The earliest retry time among the undelivered rows that have one."""
     return ledger.scalar("SELECT min(next_try_at) FROM outbox WHERE delivered_at IS NULL AND next_try_at IS NOT NULL")
-
-
-def pending(ledger: Ledger, limit: int | None = None) -> list[dict[str, Any]]:
-    """The undelivered rows (without payloads), oldest first: for listings."""
-    sql = ("SELECT id, seq, created_at, kind, agent, lead, attempts, next_try_at, last_error "
-           "FROM outbox WHERE delivered_at IS NULL ORDER BY id")
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    return ledger.query(sql)
 
 
 def erase_personal(ledger: Ledger, lead_id: int) -> int:

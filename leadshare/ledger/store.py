@@ -7,7 +7,6 @@ import contextlib
 import os
 import secrets
 import sqlite3
-from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 import orjson
@@ -363,9 +362,6 @@ class Ledger:
         """The reason given for the handoff event `seq`: the note written just before it."""
         return self.scalar("SELECT text FROM notes WHERE seq = ?", (seq - 1,))
 
-    def next_note_id(self) -> int:
-        return (self.scalar("SELECT max(id) FROM notes") or 0) + 1
-
     def past_owners(self, lead_id: int) -> list[str]:
         """Every agent who has owned the lead, oldest first."""
         rows = self.conn.execute(
@@ -539,15 +535,6 @@ class Ledger:
 
     # ---- reports ---------------------------------------------------------------------------
 
-    def decisions_between(self, since: str, until: str) -> list[dict]:
-        """Per (owner, candidate set): how many leads were decided in [since, until]."""
-        return self.query(
-            "SELECT agent, cands, rule, source, region, count(*) AS n FROM leads "
-            "WHERE assigned_at >= ? AND assigned_at <= ? AND agent IS NOT NULL "
-            "GROUP BY agent, cands, rule, source, region",
-            (since, until),
-        )
-
     # ---- verification ----------------------------------------------------------------------
 
     def integrity_problems(self) -> list[str]:
@@ -615,6 +602,3 @@ def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
-
-def exists(path: str | os.PathLike) -> bool:
-    return Path(path).exists()
