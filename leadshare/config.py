@@ -537,7 +537,9 @@ def _phone_region(value: str) -> str:
 
 @functools.cache
 def _holiday_countries() -> frozenset[str]:
-    return frozenset(holidays_pkg.list_supported_countries(include_aliases=True))
+    # The registry's codes, not list_supported_countries(): that one imports all 500 calendars.
+    from holidays.registry import EntityLoader
+    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
 
 
 def _holiday_country(value: str) -> str:

@@ -64,12 +64,13 @@ CSV_HEADER = "Lead ID,Full Name,Mobile No,Email Address,Lead Source,State,Produc
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path, tmp_path_factory, monkeypatch):
     """Each test runs in its own folder with no leadshare settings leaking in from the machine."""
     for key in list(os.environ):
         if key.startswith("LEADSHARE_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("LEADSHARE_NOW", NOW)
+    monkeypatch.setenv("LEADSHARE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -109,7 +109,7 @@ def open_ledger(w: Where):
 
 
 def load_team(w: Where):
-    from leadshare.config import load_team as load
+    from leadshare.rules_cache import load_team as load
 
     if not w.rules.exists():
         from leadshare.errors import LeadshareError

@@ -1,0 +1,132 @@
+"""Validated rules kept between runs, so `mine` or `show` starts without YAML and pydantic.
+
+Validating a rules file costs about 0.2 s (importing pydantic, YAML and the calendars); an agent
+runs `mine` many times a day against a file that rarely changes. The validated team is kept in the
+user's cache folder under a key made of the file's bytes, where it lives, and the code and
+libraries that validated it; any change to one of them validates again. The cache is only a
+shortcut: when the folder cannot be written (a cron job without a home) nothing is kept and
+nothing fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import os
+import pickle
+import tempfile
+
+from leadshare import models
+
+_FORMAT = b"leadshare-rules-cache 1\n"
+# The validators whose code or data decide whether a file is valid and what it means.
+_VALIDATORS = ("pydantic", "yaml", "phonenumbers", "holidays", "zoneinfo")
+_OWN_CODE = ("config.py", "models.py", "clock.py", "rules_cache.py")
+
+
+def load_team(path: str | os.PathLike) -> models.Team:
+    """The validated rules at `path`, from the cache when the same file was validated before."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            raw = f.read()
+    except OSError:
+        raw = None
+    if raw is not None:
+        key = _key(raw, name)
+        cached = _read(name, key)
+        if cached is not None:
+            return cached
+    from leadshare.config import load_team as validate
+
+    team = validate(name)  # raises with every problem by line; only a valid team is kept
+    if raw is not None:
+        _write(name, key, team)
+    return team
+
+
+def cache_dir() -> str:
+    explicit = os.environ.get("LEADSHARE_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "leadshare")
+
+
+def _key(raw: bytes, name: str) -> bytes:
+    h = hashlib.sha256(_FORMAT)
+    h.update(raw)
+    h.update(name.encode("utf-8", "surrogateescape") + b"\0")  # messages name the file as it was given
+    # The file's folder anchors a relative notify.command, and `~` in it is the user's home.
+    h.update(os.path.abspath(name).encode("utf-8", "surrogateescape") + b"\0")
+    h.update(os.path.expanduser("~").encode("utf-8", "surrogateescape") + b"\0")
+    here = os.path.dirname(os.path.abspath(__file__))
+    origins = [os.path.join(here, f) for f in _OWN_CODE]
+    for module in _VALIDATORS:
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin:
+            origins.append(spec.origin)
+    for origin in origins:
+        try:
+            st = os.stat(origin)
+        except OSError:
+            continue
+        h.update(f"{origin}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+    return h.digest()
+
+
+def _slot(name: str) -> str:
+    # One cache file per rules file: editing the rules replaces the entry instead of adding one.
+    where = hashlib.sha256(os.path.abspath(name).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return os.path.join(cache_dir(), f"rules-{where}.pickle")
+
+
+def _read(name: str, key: bytes) -> models.Team | None:
+    try:
+        with open(_slot(name), "rb") as f:
+            blob = f.read()
+    except OSError:
+        return None
+    head = _FORMAT + key
+    if not blob.startswith(head):
+        return None
+    try:
+        team = _ModelsOnly(io.BytesIO(blob[len(head):])).load()
+    except Exception:  # a damaged or foreign cache file is only a missed shortcut
+        return None
+    return team if isinstance(team, models.Team) else None
+
+
+def _write(name: str, key: bytes, team: models.Team) -> None:
+    try:
+        folder = cache_dir()
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        blob = _FORMAT + key + pickle.dumps(team, protocol=pickle.HIGHEST_PROTOCOL)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rules-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, _slot(name))
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
+
+
+class _ModelsOnly(pickle.Unpickler):
+    """Builds nothing but the plain values of `models` and the standard types they hold."""
+
+    _ALLOWED = {
+        ("datetime", "date"), ("datetime", "timedelta"),
+        ("builtins", "frozenset"), ("builtins", "set"), ("builtins", "dict"), ("builtins", "tuple"),
+        ("builtins", "list"), ("copyreg", "_reconstructor"), ("builtins", "object"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if module == "leadshare.models" and isinstance(getattr(models, name, None), type):
+            return getattr(models, name)
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a rules cache")
