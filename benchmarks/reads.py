@@ -75,8 +75,42 @@ def best_of(cmd: list[str], repeat: int, now: str = READ_NOW) -> dict:
     return best
 
 
-def build(db: Path, rules: Path, leads: int, chunk: int, fresh: int, workdir: Path, seed: int) -> None:
-    """History first (owner and status kept, 99% closed), then `fresh` new leads shared by the rules."""
+def add_notes(db: Path, rules: Path, events_per_lead: int) -> None:
+    """Give the log the depth of a real one: each owned lead gets notes from its owner until the
+    log holds about `events_per_lead` events per lead (each through leadshare's own note use case)."""
+    sys.path.insert(0, str(HERE.parent))
+    os.environ["LEADSHARE_NOW"] = make_csv.NOW
+    from leadshare import clock, workflow
+    from leadshare.config import load_team
+    from leadshare.ledger.store import Ledger
+    from leadshare.services import Session
+
+    t0 = time.perf_counter()
+    team = load_team(rules)
+    ledger = Ledger.open(db)
+    owned = ledger.conn.execute("SELECT id, agent FROM leads WHERE agent IS NOT NULL ORDER BY id").fetchall()
+    wanted = ledger.conn.execute("SELECT count(*) FROM leads").fetchone()[0] * events_per_lead
+    missing = wanted - ledger.conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    now = clock.now(team.timezone)
+    texts = ("called, no answer; will try again after lunch", "sent the brochure and price list on WhatsApp",
+             "customer asked for a viewing on Saturday morning")
+    added = 0
+    while added < missing:
+        with ledger.write():
+            for lead_id, agent in owned:
+                if added >= missing:
+                    break
+                workflow.add_note(Session(ledger, team, actor=agent, now=now), str(lead_id), texts[added % len(texts)])
+                added += 1
+        print(f"  notes: {added:,} of {missing:,}", flush=True)
+    ledger.conn.close()
+    print(f"  added {added:,} notes in {time.perf_counter() - t0:.1f}s", flush=True)
+
+
+def build(db: Path, rules: Path, leads: int, chunk: int, fresh: int, workdir: Path, seed: int,
+          events_per_lead: int) -> None:
+    """History first (owner and status kept, 99% closed), then `fresh` new leads shared by the rules,
+    then notes until the log holds `events_per_lead` events per lead."""
     part = Path(str(db) + ".part")
     for suffix in ("", "-wal", "-shm"):
         Path(str(part) + suffix).unlink(missing_ok=True)
@@ -105,6 +139,8 @@ def build(db: Path, rules: Path, leads: int, chunk: int, fresh: int, workdir: Pa
         print(f"  import {n + 1} ({what}): {rows:,} rows in {r['seconds']:.1f}s ({r['rss_mb']:.0f} MB): "
               f"{res['imported']:,} leads, {res['duplicates']:,} duplicates, {res['rejected']:,} rejected", flush=True)
         csv_path.unlink()
+    if events_per_lead > 1:
+        add_notes(part, rules, events_per_lead)
     conn = sqlite3.connect(part)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -118,6 +154,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=250_000, help="rows per history file while building")
     ap.add_argument("--fresh", type=int, default=10_000, help="new leads shared by the rules after the history")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--events-per-lead", type=int, default=3, help="notes are added until the log holds this many events per lead")
     ap.add_argument("--seed", type=int, default=8)
     ap.add_argument("--workdir", default=str(HERE / ".data"))
     ap.add_argument("--keep", action="store_true", help="keep the built ledger for the next run (it is reused when present)")
@@ -134,7 +171,7 @@ def main() -> None:
     if not db.exists():
         print(f"building a ledger of ~{args.leads:,} leads: history in files of {args.chunk:,} rows, then "
               f"{args.fresh:,} new ones", flush=True)
-        build(db, rules, args.leads, args.chunk, args.fresh, workdir, args.seed)
+        build(db, rules, args.leads, args.chunk, args.fresh, workdir, args.seed, args.events_per_lead)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     n_leads = conn.execute("SELECT count(*) FROM leads").fetchone()[0]
     n_events = conn.execute("SELECT count(*) FROM events").fetchone()[0]

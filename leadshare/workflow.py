@@ -199,7 +199,7 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
     """Move every open lead of an agent who leaves or goes on long leave, in one transaction."""
     reason = _clean_text(reason, "reason")
     _need_manager(s, "moving all of an agent's leads")
-    if s.team.agent(from_agent) is None and not s.ledger.open_leads_of(from_agent, s.team.closed_statuses):
+    if s.team.agent(from_agent) is None and not s.ledger.open_leads_of(from_agent):
         find_agent(s.team, from_agent)  # unknown, and no leads left behind by someone who has gone
     if (to is None) == (not by_rules):
         raise LeadshareError("say where the leads go: --to AGENT or --by-rules", "one of the two, not both")
@@ -217,7 +217,7 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
     try:
         with s.ledger.write():
             record_rules(s)
-            leads = s.ledger.open_leads_of(from_agent, s.team.closed_statuses)
+            leads = s.ledger.open_leads_of(from_agent)
             decider = _Decider(s)
             moves, stuck = [], []
             for lead in leads:

@@ -131,3 +131,20 @@ def test_console_script_runs_as_cron_would(rules, tmp_path):
     assert "\x1b[" not in done.stderr  # no progress bar or colour codes without a terminal
     module = subprocess.run([sys.executable, "-m", "leadshare", "verify", "--json"], capture_output=True, text=True, env=env)
     assert module.returncode == 0 and orjson.loads(module.stdout)["ok"] is True
+
+
+def test_a_ledger_of_the_first_schema_gains_the_open_leads_index_and_keeps_its_leads(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(6))
+    cli("import", "leads.csv")
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("DROP INDEX leads_open_agent")
+        conn.execute("PRAGMA user_version = 1")
+    mine = cli.json("mine", "--as", "ben")
+    assert len(mine) == 2
+    with sqlite3.connect("leadshare.db") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        plan = " ".join(r[3] for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM leads WHERE agent = 'ben' AND status NOT IN ('won', 'lost')"))
+    # `mine` on years of closed leads visits only the open ones
+    assert "leads_open_agent" in plan
+    assert cli("verify").exit_code == 0

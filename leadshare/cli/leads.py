@@ -46,7 +46,7 @@ def mine(
         raise LeadshareError(f"no agent '{w.actor}' in {team.path}", "agents: " + ", ".join(a.id for a in team.agents))
     ledger = open_ledger(w)
     now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
-    rows = ledger.leads_of(w.actor, CLOSED_STATUSES, include_closed=all_)
+    rows = ledger.leads_of(w.actor, include_closed=all_)
     notes = ledger.last_notes([r["id"] for r in rows])
     data = [
         {

@@ -15,7 +15,7 @@ import sqlite_utils
 from leadshare.errors import LedgerError
 from leadshare.ledger import events as ev
 from leadshare.ledger.migrations import APPLICATION_ID, LATEST, STEPS
-from leadshare.models import RuleState
+from leadshare.models import CLOSED_STATUSES, RuleState
 
 BUSY_TIMEOUT_MS = int(os.environ.get("LEADSHARE_BUSY_TIMEOUT_MS", "10000"))
 
@@ -48,6 +48,11 @@ def translate_error(exc: sqlite3.Error, path: str) -> LedgerError:
     if "unable to open" in text:
         return LedgerError(f"{path}: cannot open the ledger", "check that the folder exists and is writable")
     return LedgerError(f"{path}: ledger error: {exc}", "run `leadshare verify`; --debug shows details")
+
+
+# Open leads, written out so SQLite matches it to the partial index leads_open_agent (a bound
+# parameter would not match): an agent's open leads are read without visiting years of closed ones.
+_OPEN = f"status NOT IN ({', '.join(repr(s) for s in CLOSED_STATUSES)})"
 
 
 class Ledger:
@@ -318,13 +323,9 @@ class Ledger:
         rows = self.query("SELECT * FROM leads WHERE external_id = ? ORDER BY id DESC LIMIT 1", (text,))
         return rows[0] if rows else None
 
-    def leads_of(self, agent: str, closed: Sequence[str], include_closed: bool) -> list[dict]:
-        sql = "SELECT * FROM leads WHERE agent = ?"
-        params: list[Any] = [agent]
-        if not include_closed:
-            sql += f" AND status NOT IN ({','.join('?' * len(closed))})"
-            params += list(closed)
-        return self.query(sql + " ORDER BY sla_due IS NULL, sla_due, id", params)
+    def leads_of(self, agent: str, include_closed: bool) -> list[dict]:
+        sql = "SELECT * FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {_OPEN}")
+        return self.query(sql + " ORDER BY sla_due IS NULL, sla_due, id", [agent])
 
     def queued_leads(self, closed: Sequence[str]) -> list[dict]:
         """Leads waiting for an owner, oldest first (a lead closed while waiting waits no more)."""
@@ -383,9 +384,8 @@ class Ledger:
             [now, *closed],
         )
 
-    def open_leads_of(self, agent: str, closed: Sequence[str]) -> list[dict]:
-        marks = ",".join("?" * len(closed))
-        return self.query(f"SELECT * FROM leads WHERE agent = ? AND status NOT IN ({marks}) ORDER BY id", [agent, *closed])
+    def open_leads_of(self, agent: str) -> list[dict]:
+        return self.query(f"SELECT * FROM leads WHERE agent = ? AND {_OPEN} ORDER BY id", [agent])
 
     # ---- leave -----------------------------------------------------------------------------
 
