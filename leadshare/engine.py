@@ -285,6 +285,14 @@ def decide(
                 None,
             )
         prior = rotation.get(rule.name, RuleState())
+        # A round-robin decision follows from its candidates, the skipped rules and where the
+        # rotation stands; alike leads repeat those, so a batch decides each combination once.
+        memo = None
+        if rule.strategy == "round_robin" and not prior.current:
+            memo = ("round_robin", rule.name, id(cands), tuple(skipped), prior.last, prior.roster)
+            hit = cache.get(memo)
+            if hit is not None and hit[0] is cands:
+                return hit[1], hit[2]
         state: dict[str, object]
         if rule.strategy == "weighted":
             eligible = {c.agent for c in cands if c.eligible}
@@ -308,7 +316,10 @@ def decide(
             state=state,
             off_duty=winner in situation.off_duty,
         )
-        return decision, RuleState(last=winner, roster=roster, current=current)
+        after = RuleState(last=winner, roster=roster, current=current)
+        if memo is not None:
+            cache[memo] = (cands, decision, after)  # keeps cands alive, so its id stays its own
+        return decision, after
 
     return (
         Decision(agent=None, rule=None, strategy=None, queued_reason="no rule matched", skipped=tuple(skipped)),
