@@ -23,6 +23,17 @@ class LeadshareError(Exception):
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def __reduce__(self):
+        # whole, hint and all, when it crosses a process boundary (the background CSV reader)
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> LeadshareError:
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class RulesError(LeadshareError):
     """The rules file is invalid. `problems` holds every (line, message) found, in file order."""

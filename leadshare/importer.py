@@ -22,6 +22,7 @@ Rows are not deduplicated here: the ledger does that against everything it holds
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -66,6 +67,11 @@ _DELIMITERS = (",", ";", "\t")  # tie order: comma first
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _value = itemgetter(1)
 _strip = str.strip
+# From this many rows a ParsedStream read in the background uses a child process (below it the
+# fork costs more than it saves), sending the records this many at a time so the first arrive soon.
+BACKGROUND_ROWS = 20_000
+BACKGROUND_PIECE = 4_096
+
 # Records per chunk handed out by ParsedStream.chunks(): a chunk of LeadRecords is what a
 # streaming import holds in memory at once.
 RECORD_CHUNK = 20_000
@@ -128,8 +134,8 @@ class ParsedFile:
     def estimated_rows(self) -> int:
         return len(self.records)
 
-    def chunks(self, size: int = RECORD_CHUNK) -> Iterator[list[LeadRecord]]:
-        """The records in file order, `size` at a time."""
+    def chunks(self, size: int = RECORD_CHUNK, background: bool = False) -> Iterator[list[LeadRecord]]:
+        """The records in file order, `size` at a time (already read: `background` changes nothing)."""
         records = self.records
         for start in range(0, len(records), size):
             part = records[start:start + size]
@@ -185,11 +191,17 @@ class ParsedStream:
         """Data rows read so far: records + rejects + skipped blank lines."""
         return self.records_read + len(self.rejects) + self.blank_lines
 
-    def chunks(self, size: int = RECORD_CHUNK) -> Iterator[list[LeadRecord]]:
-        """The records in file order, up to `size` at a time; a stream is read once."""
+    def chunks(self, size: int = RECORD_CHUNK, background: bool = False) -> Iterator[list[LeadRecord]]:
+        """The records in file order, up to `size` at a time; a stream is read once.
+
+        `background`: read and normalise the rows in a forked child process while the caller
+        works on the records already read (on Linux with more than one CPU; otherwise, and for
+        small files, the rows are read here). The records, rejects and warnings are the same."""
         rows, self._rows = self._rows, None
         if rows is None:
             raise RuntimeError(f"{self.name}: the rows were already read")
+        if background and self.estimated_rows >= BACKGROUND_ROWS and _can_fork():
+            return self._from_child(rows, min(size, BACKGROUND_PIECE))
         return rows(size)
 
     def position(self) -> tuple[int, int]:
@@ -197,6 +209,58 @@ class ParsedStream:
         if self.done:
             return self.bytes_total, self.bytes_total
         return min(self._bytes_read(), self.bytes_total) if self._bytes_read else 0, self.bytes_total
+
+    # What the rows tell, gathered in the child and handed back at the end.
+    _GATHERED = ("rejects", "blank_lines", "records_read", "row_warning_count", "row_warnings", "warnings", "done")
+
+    def _from_child(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int) -> Iterator[list[LeadRecord]]:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=self._produce, args=(rows, size, receiver, sender), daemon=True,
+                                name=f"leadshare: reading {self.name}")
+        child.start()
+        sender.close()
+        read = [0]
+        self._bytes_read = lambda: read[0]
+        try:
+            while True:
+                kind, payload, read[0] = receiver.recv()
+                if kind == "records":
+                    yield [LeadRecord(*r) for r in payload]
+                elif kind == "end":
+                    for name, value in zip(self._GATHERED, payload):
+                        setattr(self, name, value)
+                    return
+                else:
+                    raise payload
+        finally:
+            receiver.close()  # a child still writing gets a broken pipe and ends
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+                child.join()
+
+    def _produce(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int, receiver, sender) -> None:
+        import signal
+
+        receiver.close()  # so the parent's end is the only reader: when it goes, sending fails
+
+        # Ctrl-C reaches the whole process group; the parent decides what happens and ends this one.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for part in rows(size):
+                # plain tuples: a third of the cost of pickling the records themselves
+                sender.send(("records", [(r.row, r.line, r.external_id, r.name, r.phone, r.phone_usable, r.email,
+                                          r.email_usable, r.source, r.region, r.attrs, r.warnings) for r in part],
+                             self.position()[0]))
+            sender.send(("end", tuple(getattr(self, name) for name in self._GATHERED), self.bytes_total))
+        except (BrokenPipeError, EOFError):
+            pass  # the parent stopped reading (an error, Ctrl-C, or it was killed)
+        except BaseException as exc:
+            with contextlib.suppress(BrokenPipeError):
+                sender.send(("error", _portable(exc), 0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,6 +313,23 @@ _CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
 _CAMEL_2 = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")  # lookarounds: linear even on 30,000 capitals
 _NON_WORD = re.compile(r"[\W_]+")
 _SF_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
+
+
+def _can_fork() -> bool:
+    # fork() is what makes the child cheap (it inherits the decoded file); Linux only, since
+    # macOS frameworks are not fork-safe. One CPU would only switch between the two processes.
+    return sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself when it survives pickling, else one that says what it was."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"reading the rows failed: {type(exc).__name__}: {exc}")
 
 
 def _fold(text: str) -> str:

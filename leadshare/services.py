@@ -390,7 +390,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     rows = rejected = 0
     start = 0  # where the chunk's rows begin in the file, as parsed.position() counts
     with ledger.bulk_load(bulk):
-        for records in parsed.chunks(WRITE_CHUNK):
+        for records in parsed.chunks(WRITE_CHUNK, background=True):
             end, total = parsed.position()
             step = (end - start) / len(records)
             email_keys = [email_key_of(r.email) if r.email_usable else None for r in records]

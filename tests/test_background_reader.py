@@ -1,0 +1,96 @@
+"""Reading a big file in a child process gives exactly what reading it here gives."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+
+from leadshare import importer
+from leadshare.errors import InputError, LeadshareError
+
+pytestmark = pytest.mark.skipif(not importer._can_fork(), reason="the background reader needs fork and two CPUs")
+
+
+def _messy_file(rows: int) -> bytes:
+    lines = ["Lead ID,Full Name,Mobile No,Email Address,Lead Source,State,Notes"]
+    for i in range(rows):
+        if i % 997 == 0:
+            lines.append(f"X-{i},Nobody {i},n/a,not-an-email,facebook,KL,")  # rejected: no usable contact
+        elif i % 1009 == 0:
+            lines.append("")  # a blank line, counted
+        elif i % 251 == 0:
+            lines.append(f"X-{i},  LOUD  NAME {i} ,012-345,c{i}@Example.COM,web,Selangor,phone cut short")
+        else:
+            lines.append(f"X-{i},Customer {i},012-{3000000 + i:07d},C{i}@Example.com,facebook,KL,\"likes, commas\"")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _read(data: bytes, background: bool):
+    stream = importer.open_leads(data, name="big.csv")
+    records = [r for part in stream.chunks(20_000, background=background) for r in part]
+    gathered = {name: getattr(stream, name) for name in importer.ParsedStream._GATHERED}
+    return records, gathered, stream.position()
+
+
+def test_the_child_reads_the_same_records_rejects_and_warnings():
+    data = _messy_file(importer.BACKGROUND_ROWS + 5_000)
+    here = _read(data, background=False)
+    child = _read(data, background=True)
+    assert child[0] == here[0]
+    assert len(here[0]) > importer.BACKGROUND_ROWS
+    assert child[1] == here[1]
+    assert here[1]["rejects"] and here[1]["row_warning_count"] and here[1]["blank_lines"]
+    assert child[2] == here[2]  # the progress bar ends full
+
+
+def test_an_error_in_the_child_reaches_the_caller_whole(monkeypatch):
+    real = importer._read_rows
+
+    def breaks_after_a_while(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        yield next(rows)
+        raise InputError("big.csv:9000: the file is too broken to read", "open it in a spreadsheet and save it as CSV")
+
+    monkeypatch.setattr(importer, "_read_rows", breaks_after_a_while)
+    stream = importer.open_leads(_messy_file(importer.BACKGROUND_ROWS + 100), name="big.csv")
+    with pytest.raises(InputError) as caught:
+        for _ in stream.chunks(20_000, background=True):
+            pass
+    assert caught.value.message == "big.csv:9000: the file is too broken to read"
+    assert caught.value.hint == "open it in a spreadsheet and save it as CSV"
+
+
+def test_stopping_early_ends_the_child():
+    stream = importer.open_leads(_messy_file(importer.BACKGROUND_ROWS * 3), name="big.csv")
+    parts = stream.chunks(20_000, background=True)
+    next(parts)
+    children_before = {int(p) for p in os.listdir("/proc") if p.isdigit() and _parent_of(int(p)) == os.getpid()}
+    assert children_before  # the reader is running
+    parts.close()  # what an exception in the import loop does to the generator
+    still = {p for p in children_before if os.path.exists(f"/proc/{p}") and _state(p) not in ("Z", "X")}
+    assert not still
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+def test_errors_keep_their_hint_and_exit_code_across_processes():
+    error = LeadshareError("leads.csv: no phone or email column", "add one", exit_code=1)
+    back = pickle.loads(pickle.dumps(error))
+    assert (type(back), back.message, back.hint, back.exit_code, str(back)) == (
+        LeadshareError, error.message, "add one", 1, str(error))
