@@ -229,9 +229,14 @@ def _replay(ledger: Ledger, report: Report) -> None:
 def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
     salt = ledger.salt
     stored_ids = set()
+    counted: dict[tuple, int] = {}  # what assignment_counts must hold
     for row in ledger.all_leads():
         lead_id = row["id"]
         stored_ids.add(lead_id)
+        if row["agent"] is not None and row["assigned_at"] is not None:
+            key = (row["assigned_at"], row["agent"], row["cands"] or b"", row["rule"] or "", row["strategy"] or "",
+                   row["source"] or "", row["region"] or "", row["status"])
+            counted[key] = counted.get(key, 0) + 1
         state = replay.leads.get(lead_id)
         if state is None:
             report.add(f"lead {lead_id}: in the leads table but no event created it")
@@ -252,6 +257,9 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
             report.add(f"lead {lead_id}: name, phone or email changed outside leadshare")
     for lead_id in sorted(set(replay.leads) - stored_ids):
         report.add(f"lead {lead_id}: created by the log but missing from the leads table")
+    if ledger.assignment_counts() != counted:
+        report.add("assignment counts (what fairness reads) differ from the leads they count; "
+                   "they were changed outside leadshare")
 
 
 def _creator(ledger: Ledger, lead_id: int) -> int | None:

@@ -108,6 +108,10 @@ class Reject:
     reason: str
 
 
+# Work on a chunk of records that needs nothing but the records: one result per record.
+Prepare = Callable[[list[LeadRecord]], list]
+
+
 @dataclass
 class ParsedFile:
     name: str
@@ -134,13 +138,14 @@ class ParsedFile:
     def estimated_rows(self) -> int:
         return len(self.records)
 
-    def chunks(self, size: int = RECORD_CHUNK, background: bool = False) -> Iterator[list[LeadRecord]]:
-        """The records in file order, `size` at a time (already read: `background` changes nothing)."""
+    def chunks(self, size: int = RECORD_CHUNK, background: bool = False, prepare: Prepare | None = None) -> Iterator:
+        """The records in file order, `size` at a time; with `prepare`, as (records,
+        prepare(records)) pairs. Already read: `background` changes nothing."""
         records = self.records
         for start in range(0, len(records), size):
             part = records[start:start + size]
             self._done = start + len(part)
-            yield part
+            yield part if prepare is None else (part, prepare(part))
 
     def position(self) -> tuple[int, int]:
         """(done, total) for a progress bar: records handed out of all records."""
@@ -191,18 +196,22 @@ class ParsedStream:
         """Data rows read so far: records + rejects + skipped blank lines."""
         return self.records_read + len(self.rejects) + self.blank_lines
 
-    def chunks(self, size: int = RECORD_CHUNK, background: bool = False) -> Iterator[list[LeadRecord]]:
+    def chunks(self, size: int = RECORD_CHUNK, background: bool = False, prepare: Prepare | None = None) -> Iterator:
         """The records in file order, up to `size` at a time; a stream is read once.
 
         `background`: read and normalise the rows in a forked child process while the caller
         works on the records already read (on Linux with more than one CPU; otherwise, and for
-        small files, the rows are read here). The records, rejects and warnings are the same."""
+        small files, the rows are read here). The records, rejects and warnings are the same.
+        `prepare`: the chunks come as (records, prepare(records)) pairs, prepared where the rows
+        are read (so in the child too: work that needs no more than the record moves there)."""
         rows, self._rows = self._rows, None
         if rows is None:
             raise RuntimeError(f"{self.name}: the rows were already read")
         if background and self.estimated_rows >= BACKGROUND_ROWS and _can_fork():
-            return self._from_child(rows, min(size, BACKGROUND_PIECE))
-        return rows(size)
+            return self._from_child(rows, min(size, BACKGROUND_PIECE), prepare)
+        if prepare is None:
+            return rows(size)
+        return ((part, prepare(part)) for part in rows(size))
 
     def position(self) -> tuple[int, int]:
         """(bytes read, total bytes) for a progress bar: the row count is known only at the end."""
@@ -213,12 +222,12 @@ class ParsedStream:
     # What the rows tell, gathered in the child and handed back at the end.
     _GATHERED = ("rejects", "blank_lines", "records_read", "row_warning_count", "row_warnings", "warnings", "done")
 
-    def _from_child(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int) -> Iterator[list[LeadRecord]]:
+    def _from_child(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int, prepare: Prepare | None) -> Iterator:
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=self._produce, args=(rows, size, receiver, sender), daemon=True,
+        child = context.Process(target=self._produce, args=(rows, size, prepare, receiver, sender), daemon=True,
                                 name=f"leadshare: reading {self.name}")
         child.start()
         sender.close()
@@ -226,9 +235,10 @@ class ParsedStream:
         self._bytes_read = lambda: read[0]
         try:
             while True:
-                kind, payload, read[0] = receiver.recv()
+                kind, payload, prepared, read[0] = receiver.recv()
                 if kind == "records":
-                    yield [LeadRecord(*r) for r in payload]
+                    records = [LeadRecord(*r) for r in payload]
+                    yield records if prepare is None else (records, prepared)
                 elif kind == "end":
                     for name, value in zip(self._GATHERED, payload):
                         setattr(self, name, value)
@@ -242,7 +252,8 @@ class ParsedStream:
                 child.kill()
                 child.join()
 
-    def _produce(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int, receiver, sender) -> None:
+    def _produce(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int, prepare: Prepare | None,
+                 receiver, sender) -> None:
         import signal
 
         receiver.close()  # so the parent's end is the only reader: when it goes, sending fails
@@ -254,13 +265,13 @@ class ParsedStream:
                 # plain tuples: a third of the cost of pickling the records themselves
                 sender.send(("records", [(r.row, r.line, r.external_id, r.name, r.phone, r.phone_usable, r.email,
                                           r.email_usable, r.source, r.region, r.attrs, r.warnings) for r in part],
-                             self.position()[0]))
-            sender.send(("end", tuple(getattr(self, name) for name in self._GATHERED), self.bytes_total))
+                             None if prepare is None else prepare(part), self.position()[0]))
+            sender.send(("end", tuple(getattr(self, name) for name in self._GATHERED), None, self.bytes_total))
         except (BrokenPipeError, EOFError):
             pass  # the parent stopped reading (an error, Ctrl-C, or it was killed)
         except BaseException as exc:
             with contextlib.suppress(BrokenPipeError):
-                sender.send(("error", _portable(exc), 0))
+                sender.send(("error", _portable(exc), None, 0))
 
 
 # --------------------------------------------------------------------------------------------

@@ -321,18 +321,25 @@ _BULK_ROWS = 50_000  # from here Ledger.bulk_load rebuilds the indexes of a smal
 
 class _BatchWriter:
     """Gathers a run of new leads and their events and writes them together, so a big import
-    holds a chunk in memory, not the whole file. Each lead row points at the seq of the event
-    that decided it, known once the chunk is appended."""
+    holds a chunk in memory, not the whole file. The import holds the write lock and nothing
+    else appends meanwhile, so each event's seq is known when it is added: a lead row names the
+    event that decided it from the start."""
 
     def __init__(self, s: Session):
         self.s = s
-        self.rows: list[tuple] = []  # lead rows; index 17 holds the deciding event's place in `events`
+        self.rows: list[tuple] = []
         self.events: list[NewEvent] = []
         self.by_agent_ids: dict[str, list[int]] = {}
+        self.first_seq = (s.ledger.scalar("SELECT max(seq) FROM events") or 0) + 1  # of the pending events
+
+    @property
+    def next_seq(self) -> int:
+        return self.first_seq + len(self.events)
 
     def add(self, row: tuple | None, event: NewEvent) -> None:
+        """`row` (a lead row naming next_seq as its deciding event) or None, and its event."""
         if row is not None:
-            self.rows.append(row[:17] + (len(self.events),) + row[18:])
+            self.rows.append(row)
             if row[14] and self.s.team.notify is not None:
                 self.by_agent_ids.setdefault(row[14], []).append(row[0])
         self.events.append(event)
@@ -343,9 +350,10 @@ class _BatchWriter:
         if not self.events:
             return
         ledger = self.s.ledger
-        first_seq = (ledger.scalar("SELECT max(seq) FROM events") or 0) + 1
-        ledger.insert_leads([r[:17] + (first_seq + r[17],) + r[18:] for r in self.rows])
-        ledger.append(self.events, at=self.s.at, actor=self.s.actor)
+        ledger.insert_leads(self.rows)
+        seqs = ledger.append(self.events, at=self.s.at, actor=self.s.actor)
+        assert seqs[0] == self.first_seq, "another writer appended during the import"
+        self.first_seq += len(self.events)
         self.rows, self.events = [], []
 
 
@@ -386,26 +394,34 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     else:
         bulk = estimate
 
+    def prepare(records: list) -> list[tuple]:
+        # What needs only the record, done where the rows are read (a child process for a big
+        # file): (phone key, email key, dedupe keys, attributes as stored, personal digest).
+        out = []
+        for r in records:
+            phone_key = r.phone if r.phone_usable else None
+            email_key = email_key_of(r.email) if r.email_usable else None
+            out.append((phone_key, email_key, _keys(r.external_id, phone_key, email_key), canonical(r.attrs).decode(),
+                        personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key)))
+        return out
+
     writer = _BatchWriter(s)
     rows = rejected = 0
     start = 0  # where the chunk's rows begin in the file, as parsed.position() counts
     with ledger.bulk_load(bulk):
-        for records in parsed.chunks(WRITE_CHUNK, background=True):
+        for records, prepared in parsed.chunks(WRITE_CHUNK, background=True, prepare=prepare):
             end, total = parsed.position()
             step = (end - start) / len(records)
-            email_keys = [email_key_of(r.email) if r.email_usable else None for r in records]
             if lookup:
                 _add_existing(seen, ledger.matching_leads(
                     (r.external_id for r in records if r.external_id),
                     (r.phone for r in records if r.phone_usable),
-                    (k for k in email_keys if k),
+                    (p[1] for p in prepared if p[1]),
                 ), first_new)
             for i, rec in enumerate(records):
                 if progress and i % 2000 == 0:
                     progress(start + int(step * i), total)
-                phone_key = rec.phone if rec.phone_usable else None
-                email_key = email_keys[i]
-                keys = _keys(rec.external_id, phone_key, email_key)
+                phone_key, email_key, keys, attrs, pd = prepared[i]
                 matches = []
                 for k in keys:
                     found = seen_get(k)
@@ -428,8 +444,6 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                 previous_owner = max(matches)[2] if matches else None
 
                 lead_id, next_id = next_id, next_id + 1
-                attrs = canonical(rec.attrs).decode()
-                pd = personal_digest(salt, rec.name, rec.phone, rec.email, phone_key, email_key)
                 data: dict = {
                     "batch": batch,
                     "new": True,
@@ -467,7 +481,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                 writer.add(
                     (
                         lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
-                        rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, None,
+                        rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, writer.next_seq,
                         s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
                         strategy,
                     ),

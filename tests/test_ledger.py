@@ -133,14 +133,19 @@ def test_console_script_runs_as_cron_would(rules, tmp_path):
     assert module.returncode == 0 and orjson.loads(module.stdout)["ok"] is True
 
 
-def test_a_ledger_of_the_first_schema_gains_the_open_leads_index_and_keeps_its_leads(cli, tmp_path):
+def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same(cli, tmp_path):
     write_csv(tmp_path / "leads.csv", lead_rows(6))
     cli("import", "leads.csv")
-    with sqlite3.connect("leadshare.db") as conn:
-        conn.execute("DROP INDEX leads_open_agent")
-        conn.execute("PRAGMA user_version = 1")
+    cli("status", "1", "won", "--as", "aisyah")
+    before = cli.json("fairness")
+    with sqlite3.connect("leadshare.db") as conn:  # as a ledger written before schema step 2
+        conn.executescript(
+            "DROP INDEX leads_open_agent; DROP INDEX leads_contacted; DROP TRIGGER leads_counted; "
+            "DROP TRIGGER leads_recounted; DROP TRIGGER leads_uncounted; DROP TABLE assignment_counts; PRAGMA user_version = 1;"
+        )
     mine = cli.json("mine", "--as", "ben")
     assert len(mine) == 2
+    assert cli.json("fairness") == before
     with sqlite3.connect("leadshare.db") as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         plan = " ".join(r[3] for r in conn.execute(
@@ -148,3 +153,12 @@ def test_a_ledger_of_the_first_schema_gains_the_open_leads_index_and_keeps_its_l
     # `mine` on years of closed leads visits only the open ones
     assert "leads_open_agent" in plan
     assert cli("verify").exit_code == 0
+
+
+def test_verify_catches_a_changed_fairness_count(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(6))
+    cli("import", "leads.csv")
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("UPDATE assignment_counts SET n = n + 5 WHERE agent = 'ben'")
+    result = cli("verify")
+    assert result.exit_code == 1 and "assignment counts" in result.stdout + result.stderr

@@ -20,7 +20,11 @@ def test_simulate_gives_the_fairness_under_new_rules_and_leaves_the_ledger_byte_
     cli("verify")  # settle the WAL so the file's bytes are what a reader sees
     before = {p.name: digest(p) for p in tmp_path.glob("leadshare.db*")}
     out = cli.json("simulate", "next.csv", "--rules", "new.yaml")
-    assert {p.name: digest(p) for p in tmp_path.glob("leadshare.db*")} == before
+    after = {p.name: digest(p) for p in tmp_path.glob("leadshare.db*")}
+    assert after["leadshare.db"] == before["leadshare.db"]
+    # a reader of a WAL ledger may leave an empty log and its index behind; never content
+    assert (tmp_path / "leadshare.db-wal").stat().st_size == 0 if "leadshare.db-wal" in after else True
+    assert {k: v for k, v in after.items() if k in before} == before
     assert {"since", "until", "groups", "gini"} <= set(out)
     got = {g["key"]: g["assigned"] for g in out["groups"] if g["assigned"]}
     assert sum(got.values()) == 9

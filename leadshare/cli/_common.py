@@ -3,6 +3,7 @@ the one handler that turns a LeadshareError into one stderr line and the contrac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
@@ -75,6 +76,8 @@ class LeadshareGroup(TyperGroup):
                 file=sys.stderr,
             )
             raise typer.Exit(EXIT_REFUSED)
+        finally:
+            _close_ledgers()
 
 
 def fail(exc: LeadshareError) -> None:
@@ -102,10 +105,23 @@ def where(ctx: typer.Context, db: Path | None = None, rules: Path | None = None,
     )
 
 
+_open_ledgers: list = []
+
+
 def open_ledger(w: Where):
     from leadshare.ledger.store import Ledger
 
-    return Ledger.open(w.db)
+    ledger = Ledger.open(w.db)
+    _open_ledgers.append(ledger)
+    return ledger
+
+
+def _close_ledgers() -> None:
+    # Closed when the command ends, not whenever the garbage collector gets to them: the last
+    # connection to close checkpoints the WAL, and that belongs to this command.
+    while _open_ledgers:
+        with contextlib.suppress(Exception):
+            _open_ledgers.pop().close()
 
 
 def load_team(w: Where):

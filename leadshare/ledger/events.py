@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
 
@@ -29,8 +28,9 @@ def link(prev: bytes, seq: int, at: str, actor: str, type_: str, lead: int | Non
     return hashlib.sha256(prev + orjson.dumps([seq, at, actor, type_, lead, agent, data])).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class NewEvent:
+class NewEvent(NamedTuple):
+    """An event about to be appended (a tuple: an import makes a million of them)."""
+
     type: str
     lead: int | None = None
     agent: str | None = None

@@ -139,10 +139,65 @@ STEPS: list[str] = [
         cancelled_at TEXT
     );
     """,
-    # 2: an agent's open leads without the years of closed ones (`mine`, handoffs). The WHERE is
-    # models.CLOSED_STATUSES written out; store._OPEN must say it the same way to use it.
+    # 2: what reads must answer without walking a million leads.
     """
+    -- An agent's open leads without the years of closed ones (`mine`, handoffs). The WHERE is
+    -- models.CLOSED_STATUSES written out; store._OPEN must say it the same way to use it.
     CREATE INDEX leads_open_agent ON leads (agent) WHERE status NOT IN ('won', 'lost');
+
+    -- First contacts in a period: only the contacted leads, not every lead assigned in it.
+    CREATE INDEX leads_contacted ON leads (assigned_at) WHERE first_contact_at IS NOT NULL;
+
+    -- Owned leads counted by what fairness groups them by, per assignment time: a projection of
+    -- the leads table kept by triggers, so every writer keeps it right and a report over a
+    -- million leads reads a few thousand rows. NULL is stored as '' (x'' for cands) so the key
+    -- is unique; readers turn it back. `verify` recounts it from the leads.
+    CREATE TABLE assignment_counts (
+        assigned_at TEXT NOT NULL, agent TEXT NOT NULL, cands BLOB NOT NULL, rule TEXT NOT NULL,
+        strategy TEXT NOT NULL, source TEXT NOT NULL, region TEXT NOT NULL, status TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (assigned_at, agent, cands, rule, strategy, source, region, status)
+    ) WITHOUT ROWID;
+    INSERT INTO assignment_counts
+        SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), coalesce(strategy, ''),
+               coalesce(source, ''), coalesce(region, ''), status, count(*)
+        FROM leads WHERE agent IS NOT NULL AND assigned_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+    CREATE TRIGGER leads_counted AFTER INSERT ON leads
+        WHEN NEW.agent IS NOT NULL AND NEW.assigned_at IS NOT NULL
+    BEGIN
+        INSERT INTO assignment_counts VALUES (
+            NEW.assigned_at, NEW.agent, coalesce(NEW.cands, x''), coalesce(NEW.rule, ''), coalesce(NEW.strategy, ''),
+            coalesce(NEW.source, ''), coalesce(NEW.region, ''), NEW.status, 1
+        ) ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER leads_uncounted AFTER DELETE ON leads  -- only simulate's throwaway copies delete
+    BEGIN
+        UPDATE assignment_counts SET n = n - 1
+            WHERE assigned_at = OLD.assigned_at AND agent = OLD.agent AND cands = coalesce(OLD.cands, x'')
+              AND rule = coalesce(OLD.rule, '') AND strategy = coalesce(OLD.strategy, '')
+              AND source = coalesce(OLD.source, '') AND region = coalesce(OLD.region, '') AND status = OLD.status;
+        DELETE FROM assignment_counts
+            WHERE n = 0 AND assigned_at = OLD.assigned_at AND agent = OLD.agent AND cands = coalesce(OLD.cands, x'')
+              AND rule = coalesce(OLD.rule, '') AND strategy = coalesce(OLD.strategy, '')
+              AND source = coalesce(OLD.source, '') AND region = coalesce(OLD.region, '') AND status = OLD.status;
+    END;
+    CREATE TRIGGER leads_recounted AFTER UPDATE OF assigned_at, agent, cands, rule, strategy, source, region, status ON leads
+    BEGIN
+        UPDATE assignment_counts SET n = n - 1
+            WHERE OLD.agent IS NOT NULL AND OLD.assigned_at IS NOT NULL
+              AND assigned_at = OLD.assigned_at AND agent = OLD.agent AND cands = coalesce(OLD.cands, x'')
+              AND rule = coalesce(OLD.rule, '') AND strategy = coalesce(OLD.strategy, '')
+              AND source = coalesce(OLD.source, '') AND region = coalesce(OLD.region, '') AND status = OLD.status;
+        DELETE FROM assignment_counts
+            WHERE n = 0 AND assigned_at = OLD.assigned_at AND agent = OLD.agent AND cands = coalesce(OLD.cands, x'')
+              AND rule = coalesce(OLD.rule, '') AND strategy = coalesce(OLD.strategy, '')
+              AND source = coalesce(OLD.source, '') AND region = coalesce(OLD.region, '') AND status = OLD.status;
+        INSERT INTO assignment_counts
+            SELECT NEW.assigned_at, NEW.agent, coalesce(NEW.cands, x''), coalesce(NEW.rule, ''), coalesce(NEW.strategy, ''),
+                   coalesce(NEW.source, ''), coalesce(NEW.region, ''), NEW.status, 1
+            WHERE NEW.agent IS NOT NULL AND NEW.assigned_at IS NOT NULL
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    END;
     """,
 ]
 

@@ -32,15 +32,16 @@ def decisions(ledger: "Ledger", since: str, until: str, closed: Sequence[str]) -
     kept from another CRM (no rule and no candidates).
     Each row has n (leads), won and closed (how many of them are won / closed now)."""
     closed = list(closed)
+    # assignment_counts is the leads table counted by these columns (kept by triggers)
     return ledger.query(
-        "SELECT l.agent AS agent, l.cands AS cands, l.rule AS rule, l.source AS source, l.region AS region, "
-        "l.strategy AS strategy, "
-        "l.cands IS NULL AND l.rule IS NULL AS kept, "
-        "count(*) AS n, "
-        "sum(l.status = 'won') AS won, "
-        f"sum(l.status IN ({_marks(closed)})) AS closed "
-        "FROM leads l "
-        "WHERE l.assigned_at >= ? AND l.assigned_at <= ? AND l.agent IS NOT NULL "
+        "SELECT agent, nullif(cands, x'') AS cands, nullif(rule, '') AS rule, nullif(source, '') AS source, "
+        "nullif(region, '') AS region, nullif(strategy, '') AS strategy, "
+        "cands = x'' AND rule = '' AS kept, "
+        "sum(n) AS n, "
+        "sum(CASE WHEN status = 'won' THEN n ELSE 0 END) AS won, "
+        f"sum(CASE WHEN status IN ({_marks(closed)}) THEN n ELSE 0 END) AS closed "
+        "FROM assignment_counts "
+        "WHERE assigned_at >= ? AND assigned_at <= ? "
         "GROUP BY 1, 2, 3, 4, 5, 6, 7",
         [*closed, since, until],
     )

