@@ -274,7 +274,7 @@ def fairness(ledger: "Ledger", team: Team, since: datetime, until: datetime, by:
 
     out_groups: list[dict] = []
     if by == "agent":
-        loads = q.open_by(ledger, "agent", closed)
+        loads = q.open_by(ledger, "agent")
         roster = [a.id for a in team.agents]
         active = [a.id for a in team.agents if a.active]
         seen = set(agents) | {k for k, v in loads.items() if v} | set(moved_in) | set(moved_out)
@@ -302,7 +302,7 @@ def fairness(ledger: "Ledger", team: Team, since: datetime, until: datetime, by:
             out_groups.append(g)
     else:
         loads: dict[str, int] = {}
-        for value, n in q.open_by(ledger, column, closed).items():
+        for value, n in q.open_by(ledger, column).items():
             k = keys.key(value, 0)
             loads[k] = loads.get(k, 0) + n
         for key in sorted(groups, key=lambda k: (-groups[k].assigned, keys.label(k).casefold())):

@@ -82,7 +82,7 @@ def situation(s: Session, calendar: clock.Calendar, loads: dict[str, int] | None
     return engine.Situation(
         away=away,
         off_duty=off,
-        loads=loads if loads is not None else s.ledger.open_loads(s.team.closed_statuses),
+        loads=loads if loads is not None else s.ledger.open_loads(),
         after_hours_assign=s.team.after_hours == "assign",
     )
 
@@ -94,7 +94,7 @@ class _Decider:
     def __init__(self, s: Session):
         self.s = s
         self.calendar = clock.Calendar(s.team)
-        self.loads = s.ledger.open_loads(s.team.closed_statuses)
+        self.loads = s.ledger.open_loads()
         self.situation = situation(s, self.calendar, self.loads)
         self._base_away = dict(self.situation.away)
         self.rotation: dict[str, RuleState] = s.ledger.rotation()

@@ -59,23 +59,22 @@ def first_contacts(ledger: "Ledger", since: str, until: str) -> list[dict]:
 
 def reassignments(ledger: "Ledger", since: str, until: str) -> list[dict]:
     """`reassigned` events in [since, until], counted per (from, to, by an SLA sweep)."""
+    from leadshare.ledger.store import RARE_EVENTS
+
     return ledger.query(
         "SELECT json_extract(data, '$.from') AS src, coalesce(json_extract(data, '$.to'), agent) AS dst, "
         "coalesce(json_extract(data, '$.sla'), 0) AS sla, count(*) AS n "
-        "FROM events WHERE type = 'reassigned' AND at >= ? AND at <= ? GROUP BY 1, 2, 3",
+        f"FROM events WHERE type = 'reassigned' AND {RARE_EVENTS} AND at >= ? AND at <= ? GROUP BY 1, 2, 3",
         (since, until),
     )
 
 
-def open_by(ledger: "Ledger", column: str, closed: Sequence[str]) -> dict[Any, int]:
+def open_by(ledger: "Ledger", column: str) -> dict[Any, int]:
     """Open, owned leads now, counted by `column` (agent, region, source or rule)."""
+    from leadshare.ledger.store import OPEN_LEADS
+
     column = _group_column(column)
-    closed = list(closed)
-    rows = ledger.query(
-        f"SELECT {column} AS key, count(*) AS n FROM leads "
-        f"WHERE agent IS NOT NULL AND status NOT IN ({_marks(closed)}) GROUP BY {column}",
-        closed,
-    )
+    rows = ledger.query(f"SELECT {column} AS key, count(*) AS n FROM leads WHERE {OPEN_LEADS} AND agent IS NOT NULL GROUP BY {column}")
     return {r["key"]: r["n"] for r in rows}
 
 
