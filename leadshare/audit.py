@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 import orjson
@@ -17,6 +18,7 @@ import orjson
 from leadshare import engine
 from leadshare.ledger import events as ev
 from leadshare.models import Candidate
+from leadshare.bulk import beside
 from leadshare.ledger.store import Ledger
 from leadshare.services import personal_digest, row_digest, short_hash
 
@@ -54,8 +56,16 @@ class Report:
 def verify(ledger: Ledger, expect_head: str | None = None, decisions: bool = False) -> Report:
     report = Report()
     try:
-        with ledger.lenient_text():
+        try:
             _verify(ledger, report, expect_head, decisions)
+        except ledger.DatabaseError as exc:
+            if not ledger.is_text_error(exc):
+                raise
+            # a hand-edited row that is not UTF-8: read again with replacement characters, so the
+            # changed bytes simply fail their hash (strict decoding is the fast path for the rest)
+            report = Report()
+            with ledger.lenient_text():
+                _verify(ledger, report, expect_head, decisions)
     except ledger.DatabaseError as exc:
         # damage below the log (a broken page, a mangled table) is a finding, not a crash
         report.add(f"the ledger file is damaged and could not be read through: {exc}")
@@ -63,12 +73,27 @@ def verify(ledger: Ledger, expect_head: str | None = None, decisions: bool = Fal
 
 
 def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: bool) -> None:
-    for problem in ledger.integrity_problems():
+    # SQLite's integrity check and the notes' digests take as long as the log: they run in a
+    # child process on their own connection while the log is read here
+    lenient = ledger.text_is_lenient()
+    if ledger.path == ":memory:":
+        side_checks = (lambda problems: lambda: problems)(_side_checks(ledger))
+    else:
+        side_checks = beside(_side_checks_at, ledger.path, lenient)
+    chain = ev.Chain()
+    replayed = Report()  # the replay's findings, told after the chain's: a break explains them
+    replay = _Replay(replayed)
+    replay.read(ledger.iter_events(), chain)
+    side = side_checks()
+    for problem in side.integrity:
         report.add(problem)
-    count, problems, head = ev.check_chain(ledger.iter_events())
+    count, problems, head = chain.events, chain.problems, chain.head
     report.events = count
     report.head = head.hex()
-    for problem in problems:
+    for problem in problems + replayed.problems:
+        report.add(problem)
+    replay.report = report
+    for problem in side.notes:
         report.add(problem)
     recorded = ledger.meta("head")
     if recorded and not problems:
@@ -79,9 +104,47 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
         if not head.hex().startswith(expect_head.lower()):
             report.add(f"chain head is {head.hex()[:16]}…, not the expected {expect_head[:16]}… (the log was cut or rewritten)")
     _check_candidate_sets(ledger, report)
-    _replay(ledger, report)
+    _check_projections(ledger, report, replay)
     if decisions:
         _rederive(ledger, report)
+
+
+@dataclass
+class _SideChecks:
+    integrity: list[str]
+    notes: list[str]
+
+
+def _side_checks_at(path: str, lenient: bool) -> _SideChecks:
+    ledger = Ledger.open_readonly(path)
+    try:
+        if lenient:
+            with ledger.lenient_text():
+                return _side_checks(ledger)
+        return _side_checks(ledger)
+    finally:
+        ledger.close()
+
+
+def _side_checks(ledger: Ledger) -> _SideChecks:
+    """The checks that need no replay: SQLite's own, and each note against its event's digest."""
+    return _SideChecks(ledger.integrity_problems(), _check_notes(ledger))
+
+
+def _check_notes(ledger: Ledger) -> list[str]:
+    notes: list[str] = []
+    salt_hex = ledger.salt.hex()
+    for note_id, lead, seq, text, data in ledger.notes_with_events():
+        try:
+            digest = orjson.loads(data)["digest"] if data is not None else None
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            notes.append(f"event {seq}: its data is not what a note event holds")
+            continue
+        if digest is None:
+            notes.append(f"note {note_id}: no note event {seq} recorded it")
+        elif text is not None and short_hash([salt_hex, text]).hex() != digest:
+            notes.append(f"note {note_id} on lead {lead}: its text changed after event {seq} recorded it")
+    return notes
 
 
 def _check_candidate_sets(ledger: Ledger, report: Report) -> None:
@@ -100,9 +163,10 @@ class _LeadState:
     __slots__ = REPLAYED
 
     def __init__(self, status: str) -> None:
-        for column in REPLAYED:
-            setattr(self, column, None)
         self.status, self.sla_reassigns = status, 0
+        self.agent = self.rule = self.strategy = self.cands = self.decided_seq = self.assigned_at = None
+        self.sla_start = self.sla_due = self.queued_reason = self.closed_at = self.first_contact_at = None
+        self.last_note_at = self.status_at = self.warned_at = self.escalated_at = self.forgotten_at = None
 
     def set(self, **columns) -> None:
         for column, value in columns.items():
@@ -119,8 +183,36 @@ class _Replay:
         self.rotation_last: dict[str, str] = {}
         self.imports: dict[int, dict] = {}
         self.tiers: dict[str, str | None] = {}
-        self.notes: dict[int, str] = {}  # note event seq -> digest of its text
         self.leave: dict[int, dict] = {}
+
+    def read(self, rows, chain: ev.Chain) -> None:
+        """One pass over the log: each event is linked into the chain and applied."""
+        shared: dict[str, str] = {}  # one import's events repeat their time and SLA strings
+        digests: dict[str, bytes] = {}
+        link, loads, apply, report = chain.link, orjson.loads, self.apply, self.report
+        leads = self.leads
+        for row in rows:
+            link(row)
+            seq, at, _actor, type_, lead, agent, data_text, _ = row
+            at = shared.setdefault(at, at)
+            if type_ == "note":  # the commonest event; its digest is checked beside (_side_checks)
+                state = leads.get(lead)
+                if state is None:
+                    report.add(f"event {seq}: note names lead {lead}, which no event created")
+                else:
+                    state.last_note_at = at
+                continue
+            try:
+                data = loads(data_text)
+                for key in ("sla_due", "sla_start", "rule"):
+                    if key in data and isinstance(data[key], str):
+                        data[key] = shared.setdefault(data[key], data[key])
+                cands = data.get("cands")
+                if isinstance(cands, str):  # as the leads table stores it (and one bytes per set)
+                    data["cands"] = digests.get(cands) or digests.setdefault(cands, bytes.fromhex(cands))
+                apply(seq, at, type_, lead, agent, data)
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                report.add(f"event {seq}: its data is not what a {type_} event holds ({type(exc).__name__})")
 
     def apply(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:
         if type_ in ("assigned", "queued"):
@@ -151,9 +243,6 @@ class _Replay:
             state.set(status=data["to"], status_at=at, closed_at=at if data.get("closed") else None)
             if data.get("first_contact"):
                 state.first_contact_at = at
-        elif type_ == "note":
-            self.leads[lead].last_note_at = at
-            self.notes[seq] = data["digest"]
         elif type_ == "sla_warning":
             self.leads[lead].warned_at = at
         elif type_ == "escalated":
@@ -171,36 +260,19 @@ class _Replay:
         if state is None:
             self.report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
             return
-        state.set(
-            agent=agent,
-            rule=data.get("rule"),
-            strategy=data.get("strategy") if type_ == "assigned" else None,
-            cands=data.get("cands"),
-            decided_seq=seq,
-            assigned_at=at if type_ == "assigned" else None,
-            sla_start=data.get("sla_start"),
-            sla_due=data.get("sla_due"),
-            queued_reason=data.get("reason") if type_ == "queued" else None,
-        )
+        get, assigned = data.get, type_ == "assigned"  # a million of these: plain assignments
+        state.agent, state.rule, state.cands, state.decided_seq = agent, get("rule"), get("cands"), seq
+        state.strategy = get("strategy") if assigned else None
+        state.assigned_at = at if assigned else None
+        state.sla_start, state.sla_due = get("sla_start"), get("sla_due")
+        state.queued_reason = None if assigned else get("reason")
         if data.get("kept") and data.get("status") in ("won", "lost"):
             state.closed_at = at
         if type_ == "assigned" and data.get("strategy") in engine.STRATEGIES:
             self.rotation_last[data["rule"]] = agent
 
 
-def _replay(ledger: Ledger, report: Report) -> None:
-    replay = _Replay(report)
-    shared: dict[str, str] = {}  # one import's events repeat their time and SLA strings
-    for seq, at, _actor, type_, lead, agent, data_text, _ in ledger.iter_events():
-        at = shared.setdefault(at, at)
-        try:
-            data = orjson.loads(data_text)
-            for key in ("sla_due", "sla_start", "rule", "cands"):
-                if key in data and isinstance(data[key], str):
-                    data[key] = shared.setdefault(data[key], data[key])
-            replay.apply(seq, at, type_, lead, agent, data)
-        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            report.add(f"event {seq}: its data is not what a {type_} event holds ({type(exc).__name__})")
+def _check_projections(ledger: Ledger, report: Report, replay: "_Replay") -> None:
     _compare_leads(ledger, report, replay)
 
     for rule, state in ledger.rotation().items():
@@ -217,43 +289,45 @@ def _replay(ledger: Ledger, report: Report) -> None:
     for leave_id in sorted(set(stored_leave) | set(replay.leave)):
         if stored_leave.get(leave_id) != replay.leave.get(leave_id):
             report.add(f"leave {leave_id}: differs from what the leave events recorded")
-    salt_hex = ledger.salt.hex()
-    for note in ledger.all_notes():
-        digest = replay.notes.get(note["seq"])
-        if digest is None:
-            report.add(f"note {note['id']}: no note event {note['seq']} recorded it")
-        elif note["text"] is not None and short_hash([salt_hex, note["text"]]).hex() != digest:
-            report.add(f"note {note['id']} on lead {note['lead']}: its text changed after event {note['seq']} recorded it")
+
+
+# A lead row as verify reads it: the replayed projection, then what the digests cover.
+_LEAD_READ = ("id", *REPLAYED, "external_id", "source", "region", "attrs", "batch", "created_at", "pd",
+              "name", "phone", "email", "phone_key", "email_key")
+_N = len(REPLAYED)
 
 
 def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
     salt = ledger.salt
     stored_ids = set()
     counted: dict[tuple, int] = {}  # what assignment_counts must hold
-    for row in ledger.all_leads():
-        lead_id = row["id"]
+    replayed = operator.attrgetter(*REPLAYED)
+    at = {c: i + 1 for i, c in enumerate(REPLAYED)}
+    status_i, agent_i, assigned_i, cands_i, rule_i, strategy_i, forgotten_i = (
+        at["status"], at["agent"], at["assigned_at"], at["cands"], at["rule"], at["strategy"], at["forgotten_at"])
+    for row in ledger.lead_rows(_LEAD_READ):
+        lead_id = row[0]
         stored_ids.add(lead_id)
-        if row["agent"] is not None and row["assigned_at"] is not None:
-            key = (row["assigned_at"], row["agent"], row["cands"] or b"", row["rule"] or "", row["strategy"] or "",
-                   row["source"] or "", row["region"] or "", row["status"])
+        (external_id, source, region, attrs, batch, created_at, pd,
+         name, phone, email, phone_key, email_key) = row[_N + 1:]
+        if row[agent_i] is not None and row[assigned_i] is not None:
+            key = (row[assigned_i], row[agent_i], row[cands_i] or b"", row[rule_i] or "", row[strategy_i] or "",
+                   source or "", region or "", row[status_i])
             counted[key] = counted.get(key, 0) + 1
         state = replay.leads.get(lead_id)
         if state is None:
             report.add(f"lead {lead_id}: in the leads table but no event created it")
             continue
-        stored = dict(row)
-        stored["cands"] = row["cands"].hex() if isinstance(row["cands"], bytes) else row["cands"]
-        for column in REPLAYED:
-            if stored[column] != getattr(state, column):
-                report.add(f"lead {lead_id}: {column} is {stored[column]!r} but the log says {getattr(state, column)!r}")
-                break
-        pd = row["pd"] if isinstance(row["pd"], bytes) else None
-        if row_digest(lead_id, row["external_id"], row["source"], row["region"], row["attrs"], row["batch"],
-                      row["created_at"], pd) != replay.rows.get(lead_id):
+        expected = replayed(state)
+        if row[1:_N + 1] != expected:
+            for column, value, logged in zip(REPLAYED, row[1:_N + 1], expected):
+                if value != logged:
+                    report.add(f"lead {lead_id}: {column} is {value!r} but the log says {logged!r}")
+                    break
+        pd = pd if isinstance(pd, bytes) else None
+        if row_digest(lead_id, external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
             report.add(f"lead {lead_id}: stored fields differ from what event {_creator(ledger, lead_id)} recorded")
-        if row["forgotten_at"] is None and pd != personal_digest(
-            salt, row["name"], row["phone"], row["email"], row["phone_key"], row["email_key"]
-        ):
+        if row[forgotten_i] is None and pd != personal_digest(salt, name, phone, email, phone_key, email_key):
             report.add(f"lead {lead_id}: name, phone or email changed outside leadshare")
     for lead_id in sorted(set(replay.leads) - stored_ids):
         report.add(f"lead {lead_id}: created by the log but missing from the leads table")

@@ -39,7 +39,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from leadshare.contacts import normalize_email, normalize_name, normalize_phone
-from leadshare.bulk import paused_gc
+from leadshare.bulk import can_fork, paused_gc, portable
 from leadshare.errors import InputError
 
 __all__ = [
@@ -207,7 +207,7 @@ class ParsedStream:
         rows, self._rows = self._rows, None
         if rows is None:
             raise RuntimeError(f"{self.name}: the rows were already read")
-        if background and self.estimated_rows >= BACKGROUND_ROWS and _can_fork():
+        if background and self.estimated_rows >= BACKGROUND_ROWS and can_fork():
             return self._from_child(rows, min(size, BACKGROUND_PIECE), prepare)
         if prepare is None:
             return rows(size)
@@ -271,7 +271,7 @@ class ParsedStream:
             pass  # the parent stopped reading (an error, Ctrl-C, or it was killed)
         except BaseException as exc:
             with contextlib.suppress(BrokenPipeError):
-                sender.send(("error", _portable(exc), None, 0))
+                sender.send(("error", portable(exc), None, 0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,23 +324,6 @@ _CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
 _CAMEL_2 = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")  # lookarounds: linear even on 30,000 capitals
 _NON_WORD = re.compile(r"[\W_]+")
 _SF_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
-
-
-def _can_fork() -> bool:
-    # fork() is what makes the child cheap (it inherits the decoded file); Linux only, since
-    # macOS frameworks are not fork-safe. One CPU would only switch between the two processes.
-    return sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """The exception itself when it survives pickling, else one that says what it was."""
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return RuntimeError(f"reading the rows failed: {type(exc).__name__}: {exc}")
 
 
 def _fold(text: str) -> str:

@@ -8,9 +8,10 @@ import pickle
 import pytest
 
 from leadshare import importer
+from leadshare.bulk import can_fork
 from leadshare.errors import InputError, LeadshareError
 
-pytestmark = pytest.mark.skipif(not importer._can_fork(), reason="the background reader needs fork and two CPUs")
+pytestmark = pytest.mark.skipif(not can_fork(), reason="the background reader needs fork and two CPUs")
 
 
 def _messy_file(rows: int) -> bytes:

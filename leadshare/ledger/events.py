@@ -57,19 +57,28 @@ def append(conn: sqlite3.Connection, events: Iterable[NewEvent], *, at: str, act
     return [r[0] for r in rows]
 
 
-def check_chain(rows: Iterator[tuple]) -> tuple[int, list[str], bytes]:
-    """Recompute the chain over (seq, at, actor, type, lead, agent, data, hash) rows in seq order.
+class Chain:
+    """The chain recomputed over (seq, at, actor, type, lead, agent, data, hash) rows fed in seq
+    order, one at a time (so `verify` reads the log once for the chain and the replay).
 
-    Returns (events read, problems, head hash). Stops at the first break: every later hash
-    depends on it, so the first bad seq is the one worth naming.
-    """
-    expected_seq, prev, count = 1, GENESIS, 0
-    for seq, at, actor, type_, lead, agent, data, stored in rows:
-        count += 1
-        if seq != expected_seq:
-            return count, [f"event {expected_seq}: missing (the log jumps to {seq}); events were deleted"], prev
-        prev = link(prev, seq, at, actor, type_, lead, agent, data)
-        if prev != stored:
-            return count, [f"event {seq}: hash does not match its content or the chain before it"], prev
-        expected_seq += 1
-    return count, [], prev
+    Checking stops at the first break: every later hash depends on it, so the first bad seq is
+    the one worth naming. `head` is the last hash recomputed before it."""
+
+    __slots__ = ("events", "problems", "head", "_next")
+
+    def __init__(self) -> None:
+        self.events, self.problems, self.head, self._next = 0, [], GENESIS, 1
+
+    def link(self, row: tuple) -> None:
+        self.events += 1
+        if self.problems:
+            return
+        seq, at, actor, type_, lead, agent, data, stored = row
+        if seq != self._next:
+            self.problems = [f"event {self._next}: missing (the log jumps to {seq}); events were deleted"]
+            return
+        self.head = link(self.head, seq, at, actor, type_, lead, agent, data)
+        if self.head != stored:
+            self.problems = [f"event {seq}: hash does not match its content or the chain before it"]
+            return
+        self._next += 1

@@ -8,7 +8,7 @@ import functools
 import os
 import secrets
 import sqlite3
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -97,6 +97,14 @@ class Ledger:
             return ledger
         except sqlite3.Error as exc:
             raise translate_error(exc, path) from exc
+
+    @classmethod
+    def open_readonly(cls, path: str) -> "Ledger":
+        """A second, read-only connection to an existing ledger (a check running beside the
+        first): no migration, no write."""
+        conn = sqlite3.connect(_readonly_uri(path), uri=True, isolation_level=None,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        return cls(conn, path)
 
     def _check_identity(self, fresh: bool) -> None:
         app_id = self.conn.execute("PRAGMA application_id").fetchone()[0]
@@ -480,7 +488,7 @@ class Ledger:
     def copy_readonly(source: str, target: str) -> None:
         """Copy a ledger without writing a byte of it (simulations run on the copy)."""
         _create_private(target)
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        src = sqlite3.connect(_readonly_uri(source), uri=True)
         dest = sqlite3.connect(target)
         try:
             src.backup(dest)
@@ -571,6 +579,15 @@ class Ledger:
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else [f"sqlite integrity check: {r}" for r in rows]
 
+    @staticmethod
+    def is_text_error(exc: BaseException) -> bool:
+        """A stored text that is not UTF-8 (read it again under lenient_text)."""
+        return isinstance(exc, sqlite3.OperationalError) and "decode" in str(exc)
+
+    def lead_rows(self, columns: Sequence[str]) -> Iterator[tuple]:
+        """Every lead as a tuple of `columns` (names from the code, never from input), by id."""
+        return self.conn.execute(f"SELECT {', '.join(columns)} FROM leads ORDER BY id")
+
     def assignment_counts(self) -> dict[tuple, int]:
         """The assignment_counts projection as {(assigned_at, agent, cands, rule, strategy, source,
         region, status): leads}, NULLs stored as '' (x'' for cands)."""
@@ -579,6 +596,9 @@ class Ledger:
 
     def all_leads(self) -> Iterator[dict]:
         return self.db.query("SELECT * FROM leads ORDER BY id")
+
+    def text_is_lenient(self) -> bool:
+        return self.conn.text_factory is not str
 
     @contextlib.contextmanager
     def lenient_text(self) -> Iterator[None]:
@@ -591,8 +611,12 @@ class Ledger:
         finally:
             self.conn.text_factory = before
 
-    def all_notes(self) -> Iterator[dict]:
-        return self.db.query("SELECT id, lead, seq, text FROM notes ORDER BY id")
+    def notes_with_events(self) -> Iterator[tuple]:
+        """(note id, lead, seq, text, the data of the note event at seq or None), by note id."""
+        return self.conn.execute(
+            "SELECT n.id, n.lead, n.seq, n.text, e.data FROM notes n "
+            "LEFT JOIN events e ON e.seq = n.seq AND e.type = 'note' ORDER BY n.id"
+        )
 
     def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:
         return self.conn.execute("SELECT hash, data FROM candidate_sets")
@@ -618,6 +642,12 @@ def _create_private(path: str) -> None:
         raise LedgerError(f"{path}: cannot create the ledger ({exc.strerror})", "check the folder's permissions") from exc
     finally:
         os.umask(old)
+
+
+def _readonly_uri(path: str) -> str:
+    from urllib.parse import quote
+
+    return f"file:{quote(os.path.abspath(path))}?mode=ro"
 
 
 def _statements(script: str) -> list[str]:
