@@ -15,7 +15,7 @@ from leadshare import clock, contacts, engine
 from leadshare.bulk import paused_gc
 from leadshare.errors import LeadshareError, NotFound
 from leadshare.ledger.events import NewEvent, canonical
-from leadshare.ledger.store import Ledger
+from leadshare.ledger.store import BULK_LEADS, Ledger
 from leadshare.models import Agent, Decision, RuleState, Team
 
 Progress = Callable[[int, int], None]
@@ -316,7 +316,6 @@ def import_file(
 
 
 WRITE_CHUNK = 20_000  # leads read, decided, then written, at a time: memory stays flat on big files
-_BULK_ROWS = 50_000  # from here Ledger.bulk_load rebuilds the indexes of a smaller ledger
 
 
 class _BatchWriter:
@@ -383,7 +382,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     lookup = False  # ask the ledger for each chunk's keys
     bulk = 0
     if not ledger.has_no_leads():
-        if estimate >= _BULK_ROWS and estimate > (ledger.scalar("SELECT count(*) FROM leads") or 0):
+        if estimate >= BULK_LEADS and estimate > (ledger.scalar("SELECT count(*) FROM leads") or 0):
             # A file bigger than the ledger: its leads' indexes are rebuilt after the load (see
             # Ledger.bulk_load), so they cannot answer per chunk; the smaller ledger's keys are
             # read once instead (no more entries than the file itself adds).

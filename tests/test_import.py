@@ -204,10 +204,23 @@ def test_chunk_size_does_not_change_an_import(cli, tmp_path, monkeypatch):
 def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path, monkeypatch):
     from leadshare import services
 
-    monkeypatch.setattr(services, "_BULK_ROWS", 1)  # as for a big file into a smaller ledger
+    from leadshare.ledger import store
+
+    # as for a big file into a smaller ledger: indexes rebuilt, leads counted without the trigger
+    monkeypatch.setattr(services, "BULK_LEADS", 1)
+    monkeypatch.setattr(store, "BULK_LEADS", 1)
     out, dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=3)
     assert (out["rows"], out["imported"], out["duplicates"], out["rejected"]) == (15, 9, 5, 1)
     assert [d[1] for d in dups] == [1, 7, 14, 15, 6]
+    with sqlite3.connect("leadshare.db") as conn:
+        counted = conn.execute(
+            "SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), coalesce(strategy, ''), "
+            "coalesce(source, ''), coalesce(region, ''), status, count(*) FROM leads "
+            "WHERE agent IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8").fetchall()
+        kept = conn.execute("SELECT * FROM assignment_counts ORDER BY 1, 2, 3, 4, 5, 6, 7, 8").fetchall()
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'leads'")}
+    assert kept == counted and sum(r[-1] for r in kept) == 15
+    assert {"leads_phone", "leads_email", "leads_open_agent", "leads_counted"} <= indexes  # all back
 
 
 def test_row_warnings_show_the_first_ten_and_count_the_rest(cli, tmp_path, monkeypatch):

@@ -141,7 +141,8 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
     with sqlite3.connect("leadshare.db") as conn:  # as a ledger written before schema step 2
         conn.executescript(
             "DROP INDEX leads_open_agent; DROP INDEX leads_contacted; DROP TRIGGER leads_counted; "
-            "DROP TRIGGER leads_recounted; DROP TRIGGER leads_uncounted; DROP TABLE assignment_counts; PRAGMA user_version = 1;"
+            "DROP TRIGGER leads_recounted; DROP TRIGGER leads_uncounted; DROP TABLE assignment_counts; "
+            "CREATE INDEX leads_assigned_at ON leads (assigned_at); PRAGMA user_version = 1;"
         )
     mine = cli.json("mine", "--as", "ben")
     assert len(mine) == 2

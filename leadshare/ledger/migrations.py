@@ -147,6 +147,8 @@ STEPS: list[str] = [
 
     -- First contacts in a period: only the contacted leads, not every lead assigned in it.
     CREATE INDEX leads_contacted ON leads (assigned_at) WHERE first_contact_at IS NOT NULL;
+    -- Assignments in a period are read from assignment_counts (below) now.
+    DROP INDEX leads_assigned_at;
 
     -- Owned leads counted by what fairness groups them by, per assignment time: a projection of
     -- the leads table kept by triggers, so every writer keeps it right and a report over a

@@ -57,6 +57,18 @@ OPEN_LEADS = f"status NOT IN ({', '.join(repr(s) for s in CLOSED_STATUSES)})"
 
 PAGE_SIZE = 16384
 
+# From this many new leads, into a ledger holding fewer, an import is a bulk load (see bulk_load).
+BULK_LEADS = 50_000
+
+# A new lead row as insert_leads takes it.
+LEAD_COLUMNS = (
+    "id", "external_id", "name", "phone", "email", "phone_key", "email_key", "pd", "source", "region",
+    "attrs", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
+    "sla_start", "sla_due", "queued_reason", "closed_at", "strategy",
+)
+_AGENT, _ASSIGNED_AT, _CANDS, _RULE, _STRATEGY, _SOURCE, _REGION, _STATUS = (
+    LEAD_COLUMNS.index(c) for c in ("agent", "assigned_at", "cands", "rule", "strategy", "source", "region", "status"))
+
 # The bulk of the log; the other types are in the partial index events_rare_type, whose WHERE a
 # query must repeat word for word to use it.
 BULK_EVENT_TYPES = ("assigned", "queued", "duplicate")
@@ -69,6 +81,7 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
+        self._bulk_counts: dict[tuple, int] | None = None  # assignment_counts of a bulk load
         self._in_write = False
 
     # ---- opening ---------------------------------------------------------------------------
@@ -281,43 +294,47 @@ class Ledger:
 
     # ---- leads -----------------------------------------------------------------------------
 
-    LEAD_COLUMNS = (
-        "id", "external_id", "name", "phone", "email", "phone_key", "email_key", "pd", "source", "region",
-        "attrs", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
-        "sla_start", "sla_due", "queued_reason", "closed_at", "strategy",
-    )
+    LEAD_COLUMNS = LEAD_COLUMNS
 
     def insert_leads(self, rows: list[tuple]) -> None:
+        """Rows of LEAD_COLUMNS."""
         cols = ",".join(self.LEAD_COLUMNS)
         self.conn.executemany(f"INSERT INTO leads ({cols}) VALUES ({','.join('?' * len(self.LEAD_COLUMNS))})", rows)
+        counts = self._bulk_counts
+        if counts is not None:  # the count trigger is off (bulk_load): count here, as it would
+            for r in rows:
+                if r[_AGENT] is not None and r[_ASSIGNED_AT] is not None:
+                    key = (r[_ASSIGNED_AT], r[_AGENT], r[_CANDS] or b"", r[_RULE] or "", r[_STRATEGY] or "",
+                           r[_SOURCE] or "", r[_REGION] or "", r[_STATUS])
+                    counts[key] = counts.get(key, 0) + 1
 
     @contextlib.contextmanager
     def bulk_load(self, new_leads: int) -> Iterator[None]:
         """Around a large import into a smaller ledger: the leads' indexes are dropped and built
         again at the end, one sorted build being much cheaper than a million insertions. Inside
         the use case's transaction, so a failure leaves the indexes as they were."""
-        rebuild = new_leads >= 50_000 and new_leads > (self.scalar("SELECT count(*) FROM leads") or 0)
+        rebuild = new_leads >= BULK_LEADS and new_leads > (self.scalar("SELECT count(*) FROM leads") or 0)
         dropped = []
         if rebuild:
-            first_new = (self.scalar("SELECT max(id) FROM leads") or 0) + 1
-            # the per-row count trigger goes too: the new leads are counted in one pass after
+            # the per-row count trigger goes too: insert_leads counts the new leads meanwhile
             dropped = self.conn.execute(
                 "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'leads' AND sql IS NOT NULL "
                 "AND (type = 'index' OR name = 'leads_counted')"
             ).fetchall()
             for kind, name, _ in dropped:
                 self.conn.execute(f"DROP {kind.upper()} {name}")
-        yield
-        for _, _, sql in dropped:
-            self.conn.execute(sql)
-        if rebuild:
-            self.conn.execute(
-                "INSERT INTO assignment_counts SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), "
-                "coalesce(strategy, ''), coalesce(source, ''), coalesce(region, ''), status, count(*) FROM leads "
-                "WHERE id >= ? AND agent IS NOT NULL AND assigned_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 "
-                "ON CONFLICT DO UPDATE SET n = n + excluded.n",
-                (first_new,),
-            )
+            self._bulk_counts = {}
+        try:
+            yield
+            for _, _, sql in dropped:
+                self.conn.execute(sql)
+            if rebuild:
+                self.conn.executemany(
+                    "INSERT INTO assignment_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                    [(*key, n) for key, n in self._bulk_counts.items()],
+                )
+        finally:
+            self._bulk_counts = None
 
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
