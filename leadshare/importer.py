@@ -27,9 +27,12 @@ import csv
 import hashlib
 import io
 import os
+import pickle
+import queue
 import re
 import sys
 import tempfile
+import threading
 import unicodedata
 from array import array
 from collections.abc import Callable, Iterator
@@ -71,6 +74,7 @@ _strip = str.strip
 # fork costs more than it saves), sending the records this many at a time so the first arrive soon.
 BACKGROUND_ROWS = 20_000
 BACKGROUND_PIECE = 4_096
+BACKGROUND_AHEAD = 8  # pieces read ahead of the records being worked on (~6 MB)
 
 # Records per chunk handed out by ParsedStream.chunks(): a chunk of LeadRecords is what a
 # streaming import holds in memory at once.
@@ -231,11 +235,28 @@ class ParsedStream:
                                 name=f"leadshare: reading {self.name}")
         child.start()
         sender.close()
+        # A thread takes the pieces off the pipe as they come, so the child keeps reading while
+        # this process is busy writing a chunk (a pipe holds less than one piece).
+        ahead: queue.Queue = queue.Queue(maxsize=BACKGROUND_AHEAD)
+
+        def take_off_the_pipe() -> None:
+            try:
+                while True:
+                    ahead.put(receiver.recv_bytes())
+            except (EOFError, OSError):
+                ahead.put(None)
+
+        reader = threading.Thread(target=take_off_the_pipe, name="leadshare: records ahead", daemon=True)
+        reader.start()
         read = [0]
         self._bytes_read = lambda: read[0]
         try:
             while True:
-                kind, payload, prepared, read[0] = receiver.recv()
+                piece = ahead.get()
+                if piece is None:
+                    raise InputError(f"{self.name}: the process reading it ended early",
+                                     "run the import again; if it happens again, run it with --debug")
+                kind, payload, prepared, read[0] = pickle.loads(piece)
                 if kind == "records":
                     records = [LeadRecord(*r) for r in payload]
                     yield records if prepare is None else (records, prepared)
@@ -246,11 +267,13 @@ class ParsedStream:
                 else:
                     raise payload
         finally:
-            receiver.close()  # a child still writing gets a broken pipe and ends
-            child.join(5)
-            if child.is_alive():
+            if child.is_alive():  # stopped early (an error, Ctrl-C): nothing more is wanted
                 child.kill()
-                child.join()
+            child.join()
+            while reader.is_alive():  # it ends at the pipe's end; make room for its last put
+                with contextlib.suppress(queue.Empty):
+                    ahead.get(timeout=0.05)
+            receiver.close()
 
     def _produce(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int, prepare: Prepare | None,
                  receiver, sender) -> None:

@@ -52,7 +52,7 @@ def translate_error(exc: sqlite3.Error, path: str) -> LedgerError:
 
 # Open leads, written out so SQLite matches it to the partial index leads_open_agent (a bound
 # parameter would not match): an agent's open leads are read without visiting years of closed ones.
-OPEN_LEADS = f"status NOT IN ({', '.join(repr(s) for s in CLOSED_STATUSES)})"
+OPEN_LEADS = " AND ".join(f"status <> '{s}'" for s in CLOSED_STATUSES)
 
 
 PAGE_SIZE = 16384
@@ -72,7 +72,7 @@ _AGENT, _ASSIGNED_AT, _CANDS, _RULE, _STRATEGY, _SOURCE, _REGION, _STATUS = (
 # The bulk of the log; the other types are in the partial index events_rare_type, whose WHERE a
 # query must repeat word for word to use it.
 BULK_EVENT_TYPES = ("assigned", "queued", "duplicate")
-RARE_EVENTS = "type NOT IN ('assigned', 'queued', 'duplicate')"
+RARE_EVENTS = " AND ".join(f"type <> '{t}'" for t in BULK_EVENT_TYPES)
 
 
 class Ledger:
