@@ -325,7 +325,7 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
                     report.add(f"lead {lead_id}: {column} is {value!r} but the log says {logged!r}")
                     break
         pd = pd if isinstance(pd, bytes) else None
-        if row_digest(lead_id, external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
+        if row_digest(external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
             report.add(f"lead {lead_id}: stored fields differ from what event {_creator(ledger, lead_id)} recorded")
         if row[forgotten_i] is None and pd != personal_digest(salt, name, phone, email, phone_key, email_key):
             report.add(f"lead {lead_id}: name, phone or email changed outside leadshare")

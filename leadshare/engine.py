@@ -66,6 +66,12 @@ def why_not_matched(rule: Rule, lead: Mapping[str, object], cache: dict | None =
     return None
 
 
+def reads_lead_fields(team: Team) -> bool:
+    """Whether any rule looks at a lead's fields (a `when` or a territory pool); when none does,
+    every lead is decided the same whatever its fields."""
+    return any(rule.when or rule.pool.kind == "territory" for rule in team.rules)
+
+
 def pool_reason(pool: Pool, agent: Agent, lead: Mapping[str, object]) -> str | None:
     """None when the agent is in the rule's pool; else why not."""
     if pool.kind == "skills":

@@ -44,9 +44,11 @@ def personal_digest(salt: bytes, name, phone, email, phone_key, email_key) -> by
     return hashlib.sha256(salt + canonical([name, phone, email, phone_key, email_key])).digest()[:16]
 
 
-def row_digest(lead_id, external_id, source, region, attrs: str, batch, created_at, pd: bytes | None) -> str:
-    """What a lead's creating event certifies about its stored row (personal part by digest only)."""
-    return short_hash([lead_id, external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None]).hex()
+def row_digest(external_id, source, region, attrs: str, batch, created_at, pd: bytes | None) -> str:
+    """What a lead's creating event certifies about its stored row (personal part by digest only).
+    The lead's id is the event's own `lead`, which the chain covers; leaving it out lets the
+    digest be made before the id is known (while the file is still being read)."""
+    return short_hash([external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None]).hex()
 
 
 def record_rules(s: Session) -> None:
@@ -395,15 +397,18 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
 
     def prepare(records: list) -> list[tuple]:
         # What needs only the record, done where the rows are read (a child process for a big
-        # file): (phone key, email key, dedupe keys, attributes as stored, personal digest).
+        # file): (phone key, email key, dedupe keys, attributes as stored, personal digest, row digest).
         out = []
         for r in records:
             phone_key = r.phone if r.phone_usable else None
             email_key = email_key_of(r.email) if r.email_usable else None
-            out.append((phone_key, email_key, _keys(r.external_id, phone_key, email_key), canonical(r.attrs).decode(),
-                        personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key)))
+            attrs = canonical(r.attrs).decode()
+            pd = personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key)
+            out.append((phone_key, email_key, _keys(r.external_id, phone_key, email_key), attrs, pd,
+                        row_digest(r.external_id, r.source, r.region, attrs, batch, s.at, pd)))
         return out
 
+    rules_read_fields = engine.reads_lead_fields(team)  # else a lead's fields need not be gathered
     writer = _BatchWriter(s)
     rows = rejected = 0
     start = 0  # where the chunk's rows begin in the file, as parsed.position() counts
@@ -420,7 +425,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             for i, rec in enumerate(records):
                 if progress and i % 2000 == 0:
                     progress(start + int(step * i), total)
-                phone_key, email_key, keys, attrs, pd = prepared[i]
+                phone_key, email_key, keys, attrs, pd, digest = prepared[i]
                 matches = []
                 for k in keys:
                     found = seen_get(k)
@@ -429,7 +434,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                             matches.append(found)
                         else:
                             matches.extend(found)
-                open_match = next((m for m in matches if m[1] not in closed), None)
+                open_match = next((m for m in matches if m[1] not in closed), None) if matches else None
                 if open_match is not None:
                     result.duplicates += 1
                     result.duplicate_of.append(open_match[0])
@@ -446,7 +451,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                 data: dict = {
                     "batch": batch,
                     "new": True,
-                    "row": row_digest(lead_id, rec.external_id, rec.source, rec.region, attrs, batch, s.at, pd),
+                    "row": digest,
                 }
 
                 kept = _kept_owner(rec, team, statuses) if keep_owner else None
@@ -466,7 +471,8 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                 else:
                     status = initial
                     data["status"] = status
-                    decision, cands = decider.decide(lead_fields(rec.external_id, rec.source, rec.region, rec.attrs), previous_owner)
+                    fields = lead_fields(rec.external_id, rec.source, rec.region, rec.attrs) if rules_read_fields else {}
+                    decision, cands = decider.decide(fields, previous_owner)
                     event = decider.decision_event(lead_id, decision, cands, data)
                     agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
                     strategy = decision.strategy if agent_id else None

@@ -122,3 +122,17 @@ def test_a_stored_decision_picks_the_same_owner_when_replayed(leads, strategy):
         assert engine.pick(decision.strategy, decision.candidates, decision.state) == decision.agent
         rotation[decision.rule] = state
         loads[decision.agent] += 1
+
+
+def test_a_team_routing_on_rotation_alone_does_not_read_lead_fields():
+    # the import skips gathering each lead's fields then; any rule that reads them turns it back on
+    plain = team(3)
+    assert not engine.reads_lead_fields(plain)
+    skills = Team(agents=plain.agents, rules=(Rule("s", Pool("skills", skills=("en",))),))
+    assert not engine.reads_lead_fields(skills)
+    territory = Team(agents=plain.agents, rules=(Rule("t", Pool("territory", field="region")),))
+    when = Team(agents=plain.agents, rules=(Rule("w", Pool("all"), when=(("source", ("web",)),)),))
+    assert engine.reads_lead_fields(territory) and engine.reads_lead_fields(when)
+    # and for a plain team, no fields decide exactly as the lead's own fields would
+    lead = {"source": "web", "region": "KL", "external_id": "X-1"}
+    assert engine.decide(lead, plain, engine.Situation(), {})[0] == engine.decide({}, plain, engine.Situation(), {})[0]
