@@ -231,10 +231,13 @@ class ParsedStream:
 
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=self._produce, args=(rows, size, prepare, receiver, sender), daemon=True,
+        reading = [rows]  # the child takes the rows from here; this process then lets go of the file
+        del rows
+        child = context.Process(target=self._produce, args=(reading, size, prepare, receiver, sender), daemon=True,
                                 name=f"leadshare: reading {self.name}")
         child.start()
         sender.close()
+        reading.clear()  # the file's bytes and the CSV reader live on in the child only
         # A thread takes the pieces off the pipe as they come, so the child keeps reading while
         # this process is busy writing a chunk (a pipe holds less than one piece).
         ahead: queue.Queue = queue.Queue(maxsize=BACKGROUND_AHEAD)
@@ -275,8 +278,8 @@ class ParsedStream:
                     ahead.get(timeout=0.05)
             receiver.close()
 
-    def _produce(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int, prepare: Prepare | None,
-                 receiver, sender) -> None:
+    def _produce(self, reading: list, size: int, prepare: Prepare | None, receiver, sender) -> None:
+        rows: Callable[[int], Iterator[list[LeadRecord]]] = reading.pop()
         import signal
 
         receiver.close()  # so the parent's end is the only reader: when it goes, sending fails

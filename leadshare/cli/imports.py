@@ -85,6 +85,7 @@ def import_(
     data, name = _read_input(file)
     parsed = importer.open_leads(data, name=name, region=s.team.phone_region, mapping=mapping, default_source=source,
                                  row_warnings=ROW_WARNINGS_SHOWN)
+    del data  # the stream holds what it still needs (a big file is then read in a child process)
 
     def write_rejects() -> str | None:
         if rejects is None and file == "-":
