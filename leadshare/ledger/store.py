@@ -353,12 +353,14 @@ class Ledger:
                 self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS match_keys (k TEXT PRIMARY KEY) WITHOUT ROWID")
                 self.conn.execute("DELETE FROM match_keys")
                 self.conn.executemany("INSERT OR IGNORE INTO match_keys (k) VALUES (?)", ((k,) for k in keys))
-                rows = self.db.query(f"SELECT {self._MATCH_COLUMNS} FROM match_keys m JOIN leads l ON l.{column} = m.k")
+                # CROSS JOIN keeps this order: each key looked up in the index. (The temporary
+                # table has no statistics; SQLite chose to scan a million-entry index per chunk.)
+                rows = self.query(f"SELECT {self._MATCH_COLUMNS} FROM match_keys m CROSS JOIN leads l ON l.{column} = m.k")
                 found.update((row["id"], row) for row in rows)
                 continue
             for chunk in _chunks(keys):
                 marks = ",".join("?" * len(chunk))
-                rows = self.db.query(f"SELECT {self._MATCH_COLUMNS} FROM leads l WHERE l.{column} IN ({marks})", chunk)
+                rows = self.query(f"SELECT {self._MATCH_COLUMNS} FROM leads l WHERE l.{column} IN ({marks})", chunk)
                 found.update((row["id"], row) for row in rows)
         return sorted(found.values(), key=lambda r: r["id"], reverse=True)
 
