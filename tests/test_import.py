@@ -206,7 +206,7 @@ def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path,
 
     from leadshare.ledger import store
 
-    # as for a big file into a smaller ledger: indexes rebuilt, leads counted without the trigger
+    # as for a big file into a smaller ledger: indexes rebuilt after the load
     monkeypatch.setattr(services, "BULK_LEADS", 1)
     monkeypatch.setattr(store, "BULK_LEADS", 1)
     out, dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=3)
@@ -220,7 +220,7 @@ def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path,
         kept = conn.execute("SELECT * FROM assignment_counts ORDER BY 1, 2, 3, 4, 5, 6, 7, 8").fetchall()
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'leads'")}
     assert kept == counted and sum(r[-1] for r in kept) == 15
-    assert {"leads_phone", "leads_email", "leads_open_agent", "leads_counted"} <= indexes  # all back
+    assert {"leads_phone", "leads_email", "leads_open_agent", "leads_sla"} <= indexes  # all back
 
 
 def test_row_warnings_show_the_first_ten_and_count_the_rest(cli, tmp_path, monkeypatch):

@@ -158,10 +158,11 @@ STEPS: list[str] = [
     -- Assignments in a period are read from assignment_counts (below) now.
     DROP INDEX leads_assigned_at;
 
-    -- Owned leads counted by what fairness groups them by, per assignment time: a projection of
-    -- the leads table kept by triggers, so every writer keeps it right and a report over a
-    -- million leads reads a few thousand rows. NULL is stored as '' (x'' for cands) so the key
-    -- is unique; readers turn it back. `verify` recounts it from the leads.
+    -- Owned leads counted by what fairness groups them by, per assignment time, so a report over
+    -- a million leads reads a few thousand rows. New leads are counted by Ledger.insert_leads
+    -- (an insert trigger cost 16 us a row); every later change by the triggers below. NULL is
+    -- stored as '' (x'' for cands) so the key is unique; readers turn it back. `verify` recounts
+    -- it from the leads.
     CREATE TABLE assignment_counts (
         assigned_at TEXT NOT NULL, agent TEXT NOT NULL, cands BLOB NOT NULL, rule TEXT NOT NULL,
         strategy TEXT NOT NULL, source TEXT NOT NULL, region TEXT NOT NULL, status TEXT NOT NULL,
@@ -172,14 +173,6 @@ STEPS: list[str] = [
         SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), coalesce(strategy, ''),
                coalesce(source, ''), coalesce(region, ''), status, count(*)
         FROM leads WHERE agent IS NOT NULL AND assigned_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
-    CREATE TRIGGER leads_counted AFTER INSERT ON leads
-        WHEN NEW.agent IS NOT NULL AND NEW.assigned_at IS NOT NULL
-    BEGIN
-        INSERT INTO assignment_counts VALUES (
-            NEW.assigned_at, NEW.agent, coalesce(NEW.cands, x''), coalesce(NEW.rule, ''), coalesce(NEW.strategy, ''),
-            coalesce(NEW.source, ''), coalesce(NEW.region, ''), NEW.status, 1
-        ) ON CONFLICT DO UPDATE SET n = n + 1;
-    END;
     CREATE TRIGGER leads_uncounted AFTER DELETE ON leads  -- only simulate's throwaway copies delete
     BEGIN
         UPDATE assignment_counts SET n = n - 1

@@ -81,7 +81,6 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
-        self._bulk_counts: dict[tuple, int] | None = None  # assignment_counts of a bulk load
         self._in_write = False
 
     # ---- opening ---------------------------------------------------------------------------
@@ -297,16 +296,19 @@ class Ledger:
     LEAD_COLUMNS = LEAD_COLUMNS
 
     def insert_leads(self, rows: list[tuple]) -> None:
-        """Rows of LEAD_COLUMNS."""
+        """Rows of LEAD_COLUMNS; the owned ones are counted into assignment_counts as well."""
         cols = ",".join(self.LEAD_COLUMNS)
         self.conn.executemany(f"INSERT INTO leads ({cols}) VALUES ({','.join('?' * len(self.LEAD_COLUMNS))})", rows)
-        counts = self._bulk_counts
-        if counts is not None:  # the count trigger is off (bulk_load): count here, as it would
-            for r in rows:
-                if r[_AGENT] is not None and r[_ASSIGNED_AT] is not None:
-                    key = (r[_ASSIGNED_AT], r[_AGENT], r[_CANDS] or b"", r[_RULE] or "", r[_STRATEGY] or "",
-                           r[_SOURCE] or "", r[_REGION] or "", r[_STATUS])
-                    counts[key] = counts.get(key, 0) + 1
+        counts: dict[tuple, int] = {}
+        for r in rows:
+            if r[_AGENT] is not None and r[_ASSIGNED_AT] is not None:
+                key = (r[_ASSIGNED_AT], r[_AGENT], r[_CANDS] or b"", r[_RULE] or "", r[_STRATEGY] or "",
+                       r[_SOURCE] or "", r[_REGION] or "", r[_STATUS])
+                counts[key] = counts.get(key, 0) + 1
+        self.conn.executemany(
+            "INSERT INTO assignment_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            [(*key, n) for key, n in counts.items()],
+        )
 
     @contextlib.contextmanager
     def bulk_load(self, new_leads: int) -> Iterator[None]:
@@ -314,27 +316,16 @@ class Ledger:
         again at the end, one sorted build being much cheaper than a million insertions. Inside
         the use case's transaction, so a failure leaves the indexes as they were."""
         rebuild = new_leads >= BULK_LEADS and new_leads > (self.scalar("SELECT count(*) FROM leads") or 0)
-        dropped = []
+        indexes = []
         if rebuild:
-            # the per-row count trigger goes too: insert_leads counts the new leads meanwhile
-            dropped = self.conn.execute(
-                "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'leads' AND sql IS NOT NULL "
-                "AND (type = 'index' OR name = 'leads_counted')"
+            indexes = self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leads' AND sql IS NOT NULL"
             ).fetchall()
-            for kind, name, _ in dropped:
-                self.conn.execute(f"DROP {kind.upper()} {name}")
-            self._bulk_counts = {}
-        try:
-            yield
-            for _, _, sql in dropped:
-                self.conn.execute(sql)
-            if rebuild:
-                self.conn.executemany(
-                    "INSERT INTO assignment_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
-                    [(*key, n) for key, n in self._bulk_counts.items()],
-                )
-        finally:
-            self._bulk_counts = None
+            for name, _ in indexes:
+                self.conn.execute(f"DROP INDEX {name}")
+        yield
+        for _, sql in indexes:
+            self.conn.execute(sql)
 
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
