@@ -141,7 +141,7 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
     with sqlite3.connect("leadshare.db") as conn:  # as a ledger written before schema step 2
         conn.executescript(
             "DROP INDEX leads_open_agent; DROP INDEX leads_contacted; "
-            "DROP TRIGGER leads_recounted; DROP TRIGGER leads_uncounted; DROP TABLE assignment_counts; "
+            "DROP TRIGGER leads_recounted; DROP TABLE assignment_counts; "
             "CREATE INDEX leads_assigned_at ON leads (assigned_at); DROP INDEX events_rare_type; "
             "CREATE INDEX events_rare_type ON events (type, seq) WHERE type NOT IN ('assigned', 'queued', 'duplicate'); "
             "PRAGMA user_version = 1;"

@@ -160,7 +160,7 @@ STEPS: list[str] = [
 
     -- Owned leads counted by what fairness groups them by, per assignment time, so a report over
     -- a million leads reads a few thousand rows. New leads are counted by Ledger.insert_leads
-    -- (an insert trigger cost 16 us a row); every later change by the triggers below. NULL is
+    -- (an insert trigger cost 16 us a row); every later change by the trigger below. NULL is
     -- stored as '' (x'' for cands) so the key is unique; readers turn it back. `verify` recounts
     -- it from the leads.
     CREATE TABLE assignment_counts (
@@ -173,17 +173,6 @@ STEPS: list[str] = [
         SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), coalesce(strategy, ''),
                coalesce(source, ''), coalesce(region, ''), status, count(*)
         FROM leads WHERE agent IS NOT NULL AND assigned_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
-    CREATE TRIGGER leads_uncounted AFTER DELETE ON leads  -- only simulate's throwaway copies delete
-    BEGIN
-        UPDATE assignment_counts SET n = n - 1
-            WHERE assigned_at = OLD.assigned_at AND agent = OLD.agent AND cands = coalesce(OLD.cands, x'')
-              AND rule = coalesce(OLD.rule, '') AND strategy = coalesce(OLD.strategy, '')
-              AND source = coalesce(OLD.source, '') AND region = coalesce(OLD.region, '') AND status = OLD.status;
-        DELETE FROM assignment_counts
-            WHERE n = 0 AND assigned_at = OLD.assigned_at AND agent = OLD.agent AND cands = coalesce(OLD.cands, x'')
-              AND rule = coalesce(OLD.rule, '') AND strategy = coalesce(OLD.strategy, '')
-              AND source = coalesce(OLD.source, '') AND region = coalesce(OLD.region, '') AND status = OLD.status;
-    END;
     CREATE TRIGGER leads_recounted AFTER UPDATE OF assigned_at, agent, cands, rule, strategy, source, region, status ON leads
     BEGIN
         UPDATE assignment_counts SET n = n - 1

@@ -512,6 +512,12 @@ class Ledger:
         """On a throwaway copy: drop every lead but one batch's, so reports speak of that batch alone."""
         with self.write():
             self.conn.execute("DELETE FROM leads WHERE batch IS NOT ? ", (batch,))
+            self.conn.execute("DELETE FROM assignment_counts")  # leads are deleted nowhere else: count again
+            self.conn.execute(
+                "INSERT INTO assignment_counts SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), "
+                "coalesce(strategy, ''), coalesce(source, ''), coalesce(region, ''), status, count(*) FROM leads "
+                "WHERE agent IS NOT NULL AND assigned_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+            )
 
     def backup_to(self, target: str) -> None:
         _create_private(target)
