@@ -85,7 +85,7 @@ def _fast_cli(monkeypatch):
 
 
 def base_env(tmp_path: Path, rules: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
     env.update(LEADSHARE_DB=str(tmp_path / "leadshare.db"), LEADSHARE_RULES=str(rules), LEADSHARE_NOW=NOW)
     env.update(extra)
     return env

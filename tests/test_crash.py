@@ -41,7 +41,7 @@ def _fast_cli(monkeypatch):
 
 
 def env_for(tmp_path: Path, rules: Path, db: Path | None = None, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
     env.update(LEADSHARE_DB=str(db or tmp_path / "leadshare.db"), LEADSHARE_RULES=str(rules), LEADSHARE_NOW=NOW)
     env.update(extra)
     return env
@@ -143,6 +143,70 @@ def test_kill_9_at_random_moments_leaves_a_whole_or_absent_batch_and_a_rerun_com
     assert sql(db, "SELECT count(*) FROM leads")[0][0] == 1520
     verified(cli, db)
     print(f"\nkill -9: {sum(outcomes.values())} kills survived {outcomes}")
+
+
+def _children(pid: int) -> set[int]:
+    kids: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids.update(int(k) for k in f.read().split())
+    return kids
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _reading_child(proc: subprocess.Popen) -> set[int]:
+    """The child a big import reads its file in, once it runs."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        kids = _children(proc.pid)
+        if kids:
+            return kids
+        time.sleep(0.01)
+    return set()
+
+
+def _gone(pids: set[int], within: float = 10) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not any(_running(p) for p in pids):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="finds child processes through /proc")
+@pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])
+def test_stopping_a_big_import_ends_the_process_reading_its_file(cli, tmp_path, rules, how):
+    from leadshare.bulk import can_fork
+    from leadshare.importer import BACKGROUND_ROWS
+
+    if not can_fork():
+        pytest.skip("a big file is read in a child process only where fork() is used")
+    db = tmp_path / "leadshare.db"
+    big = write_csv(tmp_path / "big.csv", lead_rows(BACKGROUND_ROWS + 5_000))
+    proc = spawn("import", big, env=env_for(tmp_path, rules), cwd=tmp_path, preexec=os.setpgrp)
+    reader = _reading_child(proc)
+    assert reader, proc.communicate()
+    if how == "kill -9":
+        proc.kill()
+    else:  # as a terminal sends it: to the whole process group
+        os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert _gone(reader), f"the reading process outlived {how}"
+    if how == "Ctrl-C":
+        assert proc.returncode == 130 and "interrupted" in one_clear_line(err), (proc.returncode, err)
+    assert not db.exists() or sql(db, "SELECT count(*) FROM leads")[0][0] == 0  # all or nothing
+    rerun = cli("import", big, "--json")
+    assert rerun.exit_code == 0 and orjson.loads(rerun.stdout)["imported"] == BACKGROUND_ROWS + 5_000
+    verified(cli, db)
 
 
 # ---- Ctrl-C ---------------------------------------------------------------------------------

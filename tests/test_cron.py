@@ -12,7 +12,7 @@ from conftest import TEAM_YAML, lead_rows, write_csv
 
 
 def run(tmp_path, *args, now):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
     env.update(LEADSHARE_DB=str(tmp_path / "team.db"), LEADSHARE_RULES=str(tmp_path / "rules.yaml"), LEADSHARE_NOW=now,
                NOTIFY_LOG=str(tmp_path / "sent.jsonl"))
     return subprocess.run([sys.executable, "-m", "leadshare", *args], capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -118,7 +118,7 @@ def site(tmp_path_factory):
     here = tmp_path_factory.mktemp("dashboard")
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
-            if key.startswith("LEADSHARE_"):
+            if key.startswith("LEADSHARE_") and key != "LEADSHARE_CACHE_DIR":
                 mp.delenv(key)
         mp.chdir(here)
         (here / "rules.yaml").write_text(DASH_YAML)

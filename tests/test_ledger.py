@@ -120,7 +120,7 @@ def test_verify_decisions_rederives_every_assignment(cli, tmp_path):
 def test_console_script_runs_as_cron_would(rules, tmp_path):
     """A real process, no terminal: JSON on stdout only, exit codes as the contract says."""
     write_csv(tmp_path / "leads.csv", lead_rows(3) + ["X-1,Nobody,,,web,KL,residential"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
     env.update(LEADSHARE_DB=str(tmp_path / "cron.db"), LEADSHARE_RULES=str(rules), LEADSHARE_NOW="2026-11-25T03:00:00")
     exe = os.path.join(os.path.dirname(sys.executable), "leadshare")
     done = subprocess.run([exe, "import", str(tmp_path / "leads.csv"), "--json"], capture_output=True, text=True, env=env)
