@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import os
 import signal
 import subprocess
 import sys
@@ -36,12 +37,30 @@ def batch_state(db: Path, path: Path, leads_before: int) -> str:
     return "whole" if leads == leads_before + imported[0][0] else f"HALF: import row says {imported[0][0]}, leads grew {leads - leads_before}"
 
 
+def leftover_imports() -> list[int]:
+    """Running `python -m leadshare import` processes (a killed import's reading child would be one)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"leadshare" in argv and b"import" in argv and state not in ("Z", "X"):
+            found.append(int(pid))
+    return found
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kills", type=int, default=200)
     ap.add_argument("--interrupts", type=int, default=100)
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--fresh-every", type=int, default=20, help="start a new ledger every N faults (keeps checks fast)")
+    ap.add_argument("--big", action="store_true",
+                    help="also 25,000-row files (read in a second process) and Ctrl-C sent to the whole process group")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
     totals = {"events": 0, "leads": 0}
@@ -70,7 +89,7 @@ def main() -> int:
         if k and k % args.fresh_every == 0:
             tally(db)
             folder, db, env = fresh_ledger()
-        rows = rnd.choice([300, 800, 1500, 3000])
+        rows = rnd.choice([300, 800, 1500, 3000] + ([25_000] * 2 if args.big else []))
         path = write_leads(folder / f"k{k}.csv", rows, start=next_start, bad=rnd.randint(0, 3))
         next_start += rows
         leads_before = sql(db, "SELECT count(*) FROM leads")[0][0]
@@ -107,20 +126,24 @@ def main() -> int:
         if k % args.fresh_every == 0:
             tally(db)
             folder, db, env = fresh_ledger()
-        rows = rnd.choice([800, 1500, 3000])
+        rows = rnd.choice([800, 1500, 3000] + ([25_000] * 2 if args.big else []))
         path = write_leads(folder / f"i{k}.csv", rows, start=next_start)
         next_start += rows
         leads_before = sql(db, "SELECT count(*) FROM leads")[0][0]
         events_before = sql(db, "SELECT count(*) FROM events")[0][0]
         proc = subprocess.Popen([sys.executable, "-m", "leadshare", "import", path.name], env=env, cwd=folder,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=args.big)
         if rnd.random() < 0.7 and wait_for_write_lock(db, proc):
             time.sleep(rnd.choice([0, rnd.uniform(0, 0.02), rnd.uniform(0, 0.1), rnd.uniform(0, 0.3)]))
             when = "in-transaction"
         else:
             time.sleep(rnd.uniform(0.05, 0.9))
             when = "anywhere"
-        proc.send_signal(signal.SIGINT)
+        if args.big:
+            os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the reading process gets it too
+        else:
+            proc.send_signal(signal.SIGINT)
         out, err = proc.communicate()
         state = batch_state(db, path, leads_before)
         changed = sql(db, "SELECT count(*) FROM events")[0][0] != events_before
@@ -159,6 +182,10 @@ def main() -> int:
     print(file=sys.stderr)
 
     tally(db)
+    time.sleep(2)
+    left = leftover_imports()
+    if left:
+        failures.append(f"{len(left)} import processes outlived their kill or interrupt: {left[:10]}")
     print(f"\n{time.monotonic() - started:.0f} s; the ledgers held {totals['events']} events and {totals['leads']} leads in all")
     print(f"SIGKILL: {sum(kill_outcomes.values())} kills survived")
     for key, n in sorted(kill_outcomes.items()):
