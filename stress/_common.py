@@ -42,7 +42,8 @@ def cleanup(keep: bool) -> None:
 
 def env_for(folder: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_")}
-    env.update(LEADSHARE_DB=str(folder / "leadshare.db"), LEADSHARE_RULES=str(folder / "rules.yaml"), LEADSHARE_NOW=NOW)
+    env.update(LEADSHARE_DB=str(folder / "leadshare.db"), LEADSHARE_RULES=str(folder / "rules.yaml"), LEADSHARE_NOW=NOW,
+               LEADSHARE_CACHE_DIR=str(folder / ".rules-cache"))  # not the user's own cache
     env.update(extra)
     return env
 

@@ -63,6 +63,15 @@ rules:
 CSV_HEADER = "Lead ID,Full Name,Mobile No,Email Address,Lead Source,State,Product\n"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rules_cache_in_the_test_folders(tmp_path_factory):
+    """Validated rules are cached under the tests' own temporary folder, never the user's home
+    (session fixtures such as the tamper suite's golden ledger run before `isolated`)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LEADSHARE_CACHE_DIR", str(tmp_path_factory.mktemp("rules-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, tmp_path_factory, monkeypatch):
     """Each test runs in its own folder with no leadshare settings leaking in from the machine."""
