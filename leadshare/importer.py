@@ -7,6 +7,8 @@ section of the command-line contract:
   cp1252 when the bytes are not UTF-8, unless they read as a double-byte encoding (a Chinese
   Windows' GBK/Big5); charset-normalizer as the last resort. Binary files are refused whole.
   Rows are read through an incremental decoder: the file is never held as one big string.
+  A big file's rows can be read and normalised in a forked child process while the caller
+  works on the records already read (`ParsedStream.chunks(background=True)`): same records.
 - Comma, semicolon or tab, detected from the header line (counted outside quotes; a tie is comma).
 - Header names matched ignoring case, spaces, ``_``, ``-``, punctuation and camelCase boundaries,
   with a Salesforce ``__c`` suffix ignored, against the synonyms of CRM and ad-platform exports.
