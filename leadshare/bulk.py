@@ -47,7 +47,13 @@ def beside(work: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_run_child, args=(work, args, receiver, sender), daemon=True,
                             name=f"leadshare: {getattr(work, '__name__', 'work')}")
-    child.start()
+    try:
+        child.start()
+    except OSError:  # no process to spare (a limit on processes): do it here
+        receiver.close()
+        sender.close()
+        value = work(*args)
+        return lambda: value
     sender.close()
 
     def result() -> Any:

@@ -214,7 +214,14 @@ class ParsedStream:
         if rows is None:
             raise RuntimeError(f"{self.name}: the rows were already read")
         if background and self.estimated_rows >= BACKGROUND_ROWS and can_fork():
-            return self._from_child(rows, min(size, BACKGROUND_PIECE), prepare)
+            reading = [rows]  # the child takes the rows from here; this process then lets go of the file
+            del rows
+            try:
+                started = self._start_child(reading, min(size, BACKGROUND_PIECE), prepare)
+            except OSError:  # no process to spare (a limit on processes): read them here
+                rows = reading.pop()
+            else:
+                return self._from_child(*started, prepare)
         if prepare is None:
             return rows(size)
         return ((part, prepare(part)) for part in rows(size))
@@ -228,18 +235,24 @@ class ParsedStream:
     # What the rows tell, gathered in the child and handed back at the end.
     _GATHERED = ("rejects", "blank_lines", "records_read", "row_warning_count", "row_warnings", "warnings", "done")
 
-    def _from_child(self, rows: Callable[[int], Iterator[list[LeadRecord]]], size: int, prepare: Prepare | None) -> Iterator:
+    def _start_child(self, reading: list, size: int, prepare: Prepare | None) -> tuple:
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
-        reading = [rows]  # the child takes the rows from here; this process then lets go of the file
-        del rows
         child = context.Process(target=self._produce, args=(reading, size, prepare, receiver, sender), daemon=True,
                                 name=f"leadshare: reading {self.name}")
-        child.start()
+        try:
+            child.start()
+        except OSError:
+            receiver.close()
+            sender.close()
+            raise
         sender.close()
         reading.clear()  # the file's bytes and the CSV reader live on in the child only
+        return child, receiver
+
+    def _from_child(self, child, receiver, prepare: Prepare | None) -> Iterator:
         # A thread takes the pieces off the pipe as they come, so the child keeps reading while
         # this process is busy writing a chunk (a pipe holds less than one piece).
         ahead: queue.Queue = queue.Queue(maxsize=BACKGROUND_AHEAD)

@@ -95,3 +95,16 @@ def test_errors_keep_their_hint_and_exit_code_across_processes():
     back = pickle.loads(pickle.dumps(error))
     assert (type(back), back.message, back.hint, back.exit_code, str(back)) == (
         LeadshareError, error.message, "add one", 1, str(error))
+
+
+def test_without_a_process_to_spare_the_rows_are_read_here(monkeypatch):
+    import multiprocessing.process
+
+    def refuse(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # fork() under a process limit
+
+    data = _messy_file(importer.BACKGROUND_ROWS + 1_000)
+    here = _read(data, background=False)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    assert _read(data, background=True) == here
+

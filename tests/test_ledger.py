@@ -167,3 +167,20 @@ def test_verify_catches_a_changed_fairness_count(cli, tmp_path):
         conn.execute("UPDATE assignment_counts SET n = n + 5 WHERE agent = 'ben'")
     result = cli("verify")
     assert result.exit_code == 1 and "assignment counts" in result.stdout + result.stderr
+
+
+def test_verify_without_a_process_to_spare_checks_everything_here(cli, tmp_path, monkeypatch):
+    import multiprocessing.process
+
+    write_csv(tmp_path / "leads.csv", lead_rows(6))
+    cli("import", "leads.csv")
+
+    def refuse(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # fork() under a process limit
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    assert cli.json("verify")["ok"]
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("UPDATE leads SET phone = '+60120000000' WHERE id = 2")
+    result = cli("verify")
+    assert result.exit_code == 1 and "lead 2" in result.stdout + result.stderr
