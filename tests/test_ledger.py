@@ -144,15 +144,16 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
             "DROP TRIGGER leads_recounted; DROP TABLE assignment_counts; "
             "CREATE INDEX leads_assigned_at ON leads (assigned_at); DROP INDEX events_rare_type; "
             "CREATE INDEX events_rare_type ON events (type, seq) WHERE type NOT IN ('assigned', 'queued', 'duplicate'); "
-            "PRAGMA user_version = 1;"
+            "CREATE INDEX leads_agent_status ON leads (agent, status); PRAGMA user_version = 1;"
         )
     mine = cli.json("mine", "--as", "ben")
     assert len(mine) == 2
     assert cli.json("fairness") == before
+    from leadshare.ledger.migrations import LATEST
     from leadshare.ledger.store import OPEN_LEADS, RARE_EVENTS
 
     with sqlite3.connect("leadshare.db") as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
         plan = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM leads WHERE agent = 'ben' AND {OPEN_LEADS}"))
         rare = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM events WHERE type = 'note' AND {RARE_EVENTS}"))
     # `mine` on years of closed leads visits only the open ones; `log --type note` only the rare events
