@@ -41,7 +41,7 @@ def load_team(path: str | os.PathLike) -> models.Team:
     from leadshare.config import load_team as validate
 
     team = validate(name)  # raises with every problem by line; only a valid team is kept
-    if raw is not None:
+    if raw is not None and team.content_hash == hashlib.sha256(raw).hexdigest():  # not edited meanwhile
         _write(name, key, team)
     return team
 
