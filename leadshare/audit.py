@@ -19,7 +19,7 @@ from leadshare import engine
 from leadshare.ledger import events as ev
 from leadshare.models import Candidate
 from leadshare.bulk import beside
-from leadshare.ledger.store import Ledger
+from leadshare.ledger.store import Ledger, assignment_key
 from leadshare.services import personal_digest, row_digest, short_hash
 
 # The projection columns a replay rebuilds, compared lead by lead.
@@ -76,8 +76,9 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
     # SQLite's integrity check and the notes' digests take as long as the log: they run in a
     # child process on their own connection while the log is read here
     lenient = ledger.text_is_lenient()
-    if ledger.path == ":memory:":
-        side_checks = (lambda problems: lambda: problems)(_side_checks(ledger))
+    if ledger.path == ":memory:":  # no second connection can see it: checked here
+        side = _side_checks(ledger)
+        side_checks = lambda: side  # noqa: E731
     else:
         side_checks = beside(_side_checks_at, ledger.path, lenient)
     chain = ev.Chain()
@@ -311,8 +312,8 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
         (external_id, source, region, attrs, batch, created_at, pd,
          name, phone, email, phone_key, email_key) = row[_N + 1:]
         if row[agent_i] is not None and row[assigned_i] is not None:
-            key = (row[assigned_i], row[agent_i], row[cands_i] or b"", row[rule_i] or "", row[strategy_i] or "",
-                   source or "", region or "", row[status_i])
+            key = assignment_key(row[assigned_i], row[agent_i], row[cands_i], row[rule_i], row[strategy_i], source,
+                                 region, row[status_i])
             counted[key] = counted.get(key, 0) + 1
         state = replay.leads.get(lead_id)
         if state is None:

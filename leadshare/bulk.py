@@ -34,27 +34,46 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def beside(work: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """Start work(*args) in a forked child process and go on; calling the result waits for its
-    return value, or raises what it raised. Where there is no child (see can_fork), the work is
-    done at once, here. The child must not use the parent's open database connections."""
-    if not can_fork():
-        value = work(*args)
-        return lambda: value
+def fork(target: Callable[..., None], *args: Any, name: str) -> tuple[Any, Any]:
+    """Start target(sender, *args) in a forked child process and return (the process, the
+    reading end of its pipe). Ctrl-C reaches the whole process group, so the child ignores it:
+    the parent decides, and ends the child. Raises OSError when no process can be started."""
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_run_child, args=(work, args, receiver, sender), daemon=True,
-                            name=f"leadshare: {getattr(work, '__name__', 'work')}")
+    child = context.Process(target=_child_main, args=(target, args, receiver, sender), daemon=True,
+                            name=f"leadshare: {name}")
     try:
         child.start()
-    except OSError:  # no process to spare (a limit on processes): do it here
+    except OSError:
         receiver.close()
         sender.close()
+        raise
+    sender.close()
+    return child, receiver
+
+
+def _child_main(target: Callable[..., None], args: tuple, receiver, sender) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    receiver.close()  # so that the parent's end is the only reader: when it goes, sending fails
+    target(sender, *args)
+
+
+def beside(work: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """Start work(*args) in a forked child process and go on; calling the result waits for its
+    return value, or raises what it raised. Where there is no child (see can_fork, or no process
+    to spare), the work is done at once, here. The child must not use the parent's open database
+    connections."""
+    try:
+        if not can_fork():
+            raise OSError("no fork here")
+        child, receiver = fork(_answer, work, args, name=getattr(work, "__name__", "work"))
+    except OSError:
         value = work(*args)
         return lambda: value
-    sender.close()
 
     def result() -> Any:
         try:
@@ -71,11 +90,7 @@ def beside(work: Callable[..., Any], *args: Any) -> Callable[[], Any]:
     return result
 
 
-def _run_child(work: Callable[..., Any], args: tuple, receiver, sender) -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the group; the parent decides
-    receiver.close()  # so that the parent's end is the only reader
+def _answer(sender, work: Callable[..., Any], args: tuple) -> None:
     try:
         answer = ("value", work(*args))
     except BaseException as exc:  # handed to the parent, which raises it

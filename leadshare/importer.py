@@ -44,7 +44,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from leadshare.contacts import normalize_email, normalize_name, normalize_phone
-from leadshare.bulk import can_fork, paused_gc, portable
+from leadshare.bulk import can_fork, fork, paused_gc, portable
 from leadshare.errors import InputError
 
 __all__ = [
@@ -236,21 +236,9 @@ class ParsedStream:
     _GATHERED = ("rejects", "blank_lines", "records_read", "row_warning_count", "row_warnings", "warnings", "done")
 
     def _start_child(self, reading: list, size: int, prepare: Prepare | None) -> tuple:
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=self._produce, args=(reading, size, prepare, receiver, sender), daemon=True,
-                                name=f"leadshare: reading {self.name}")
-        try:
-            child.start()
-        except OSError:
-            receiver.close()
-            sender.close()
-            raise
-        sender.close()
+        started = fork(self._produce, reading, size, prepare, name=f"reading {self.name}")
         reading.clear()  # the file's bytes and the CSV reader live on in the child only
-        return child, receiver
+        return started
 
     def _from_child(self, child, receiver, prepare: Prepare | None) -> Iterator:
         # A thread takes the pieces off the pipe as they come, so the child keeps reading while
@@ -293,14 +281,8 @@ class ParsedStream:
                     ahead.get(timeout=0.05)
             receiver.close()
 
-    def _produce(self, reading: list, size: int, prepare: Prepare | None, receiver, sender) -> None:
+    def _produce(self, sender, reading: list, size: int, prepare: Prepare | None) -> None:
         rows: Callable[[int], Iterator[list[LeadRecord]]] = reading.pop()
-        import signal
-
-        receiver.close()  # so the parent's end is the only reader: when it goes, sending fails
-
-        # Ctrl-C reaches the whole process group; the parent decides what happens and ends this one.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             for part in rows(size):
                 # plain tuples: a third of the cost of pickling the records themselves

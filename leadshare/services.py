@@ -419,7 +419,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             if lookup:
                 _add_existing(seen, ledger.matching_leads(
                     (r.external_id for r in records if r.external_id),
-                    (r.phone for r in records if r.phone_usable),
+                    (p[0] for p in prepared if p[0]),
                     (p[1] for p in prepared if p[1]),
                 ), first_new)
             for i, rec in enumerate(records):

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import orjson
-import pytest
 
 from conftest import NOW, lead_rows, write_csv
 
@@ -73,15 +72,6 @@ print(json.dumps(results))
 """
 
 
-@pytest.fixture(autouse=True)
-def _fast_cli(monkeypatch):
-    """Build the Typer command tree once, not on every in-process call."""
-    import typer.testing
-
-    original = getattr(typer.testing, "_get_command", None)
-    if original is not None:  # an internal of Typer's test runner: without it, calls are only slower
-        built = {}
-        monkeypatch.setattr(typer.testing, "_get_command", lambda app: built.get(id(app)) or built.setdefault(id(app), original(app)))
 
 
 def base_env(tmp_path: Path, rules: Path, **extra) -> dict:

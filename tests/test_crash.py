@@ -29,15 +29,6 @@ from conftest import NOW, lead_rows, phone, write_csv
 KILLS = int(os.environ.get("CRASH_KILLS", "4"))
 
 
-@pytest.fixture(autouse=True)
-def _fast_cli(monkeypatch):
-    """Build the Typer command tree once, not on every in-process call."""
-    import typer.testing
-
-    original = getattr(typer.testing, "_get_command", None)
-    if original is not None:  # an internal of Typer's test runner: without it, calls are only slower
-        built = {}
-        monkeypatch.setattr(typer.testing, "_get_command", lambda app: built.get(id(app)) or built.setdefault(id(app), original(app)))
 
 
 def env_for(tmp_path: Path, rules: Path, db: Path | None = None, **extra) -> dict:

@@ -76,8 +76,8 @@ def test_rejected_rows_go_beside_the_file_with_a_reason_and_exit_1(cli, tmp_path
 def test_counts_add_up_with_duplicates_in_file_and_across_batches(cli, tmp_path):
     rows = lead_rows(3) + [
         # the same person as FB-0 written another way, and as FB-1 by email in other case
-        f"FB-100,Customer Zero,+60 12-300 0000,,instagram,KL,residential",
-        f"FB-101,Customer One,,C1@EXAMPLE.COM,web,KL,residential",
+        "FB-100,Customer Zero,+60 12-300 0000,,instagram,KL,residential",
+        "FB-101,Customer One,,C1@EXAMPLE.COM,web,KL,residential",
     ]
     write_csv(tmp_path / "a.csv", rows)
     out = cli.json("import", "a.csv")

@@ -32,15 +32,6 @@ SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
 AGENTS = ("aisyah", "ben", "chitra")
 
 
-@pytest.fixture(autouse=True)
-def _fast_cli(monkeypatch):
-    """Build the Typer command tree once, not on every in-process call."""
-    import typer.testing
-
-    original = getattr(typer.testing, "_get_command", None)
-    if original is not None:  # an internal of Typer's test runner: without it, calls are only slower
-        built = {}
-        monkeypatch.setattr(typer.testing, "_get_command", lambda app: built.get(id(app)) or built.setdefault(id(app), original(app)))
 
 
 def run(*args, env=None):

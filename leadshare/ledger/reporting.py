@@ -7,10 +7,9 @@ which compare correctly as text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
-if TYPE_CHECKING:
-    from leadshare.ledger.store import Ledger
+from leadshare.ledger.store import OPEN_LEADS, RARE_EVENTS, Ledger
 
 # The lead columns a report may group by (a whitelist: the name goes into the SQL text).
 GROUP_COLUMNS = ("agent", "region", "source", "rule")
@@ -59,8 +58,6 @@ def first_contacts(ledger: "Ledger", since: str, until: str) -> list[dict]:
 
 def reassignments(ledger: "Ledger", since: str, until: str) -> list[dict]:
     """`reassigned` events in [since, until], counted per (from, to, by an SLA sweep)."""
-    from leadshare.ledger.store import RARE_EVENTS
-
     return ledger.query(
         "SELECT json_extract(data, '$.from') AS src, coalesce(json_extract(data, '$.to'), agent) AS dst, "
         "coalesce(json_extract(data, '$.sla'), 0) AS sla, count(*) AS n "
@@ -71,8 +68,6 @@ def reassignments(ledger: "Ledger", since: str, until: str) -> list[dict]:
 
 def open_by(ledger: "Ledger", column: str) -> dict[Any, int]:
     """Open, owned leads now, counted by `column` (agent, region, source or rule)."""
-    from leadshare.ledger.store import OPEN_LEADS
-
     column = _group_column(column)
     rows = ledger.query(f"SELECT {column} AS key, count(*) AS n FROM leads WHERE {OPEN_LEADS} AND agent IS NOT NULL GROUP BY {column}")
     return {r["key"]: r["n"] for r in rows}

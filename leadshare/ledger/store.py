@@ -8,7 +8,7 @@ import functools
 import os
 import secrets
 import sqlite3
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -66,6 +66,11 @@ LEAD_COLUMNS = (
     "attrs", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
     "sla_start", "sla_due", "queued_reason", "closed_at", "strategy",
 )
+def assignment_key(assigned_at, agent, cands, rule, strategy, source, region, status) -> tuple:
+    """An owned lead's row in assignment_counts, NULLs stored as '' (x'' for cands)."""
+    return assigned_at, agent, cands or b"", rule or "", strategy or "", source or "", region or "", status
+
+
 _AGENT, _ASSIGNED_AT, _CANDS, _RULE, _STRATEGY, _SOURCE, _REGION, _STATUS = (
     LEAD_COLUMNS.index(c) for c in ("agent", "assigned_at", "cands", "rule", "strategy", "source", "region", "status"))
 
@@ -302,8 +307,8 @@ class Ledger:
         counts: dict[tuple, int] = {}
         for r in rows:
             if r[_AGENT] is not None and r[_ASSIGNED_AT] is not None:
-                key = (r[_ASSIGNED_AT], r[_AGENT], r[_CANDS] or b"", r[_RULE] or "", r[_STRATEGY] or "",
-                       r[_SOURCE] or "", r[_REGION] or "", r[_STATUS])
+                key = assignment_key(r[_ASSIGNED_AT], r[_AGENT], r[_CANDS], r[_RULE], r[_STRATEGY], r[_SOURCE],
+                                     r[_REGION], r[_STATUS])
                 counts[key] = counts.get(key, 0) + 1
         self.conn.executemany(
             "INSERT INTO assignment_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
