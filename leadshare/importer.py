@@ -114,7 +114,8 @@ class Reject:
     reason: str
 
 
-# Work on a chunk of records that needs nothing but the records: one result per record.
+# Work on a chunk of records that needs nothing but the records: one result per record, which
+# is what the chunk is then handed out as.
 Prepare = Callable[[list[LeadRecord]], list]
 
 
@@ -145,13 +146,13 @@ class ParsedFile:
         return len(self.records)
 
     def chunks(self, size: int = RECORD_CHUNK, background: bool = False, prepare: Prepare | None = None) -> Iterator:
-        """The records in file order, `size` at a time; with `prepare`, as (records,
-        prepare(records)) pairs. Already read: `background` changes nothing."""
+        """The records in file order, `size` at a time; with `prepare`, as prepare(records).
+        Already read: `background` changes nothing."""
         records = self.records
         for start in range(0, len(records), size):
             part = records[start:start + size]
             self._done = start + len(part)
-            yield part if prepare is None else (part, prepare(part))
+            yield part if prepare is None else prepare(part)
 
     def position(self) -> tuple[int, int]:
         """(done, total) for a progress bar: records handed out of all records."""
@@ -208,8 +209,9 @@ class ParsedStream:
         `background`: read and normalise the rows in a forked child process while the caller
         works on the records already read (on Linux with more than one CPU; otherwise, and for
         small files, the rows are read here). The records, rejects and warnings are the same.
-        `prepare`: the chunks come as (records, prepare(records)) pairs, prepared where the rows
-        are read (so in the child too: work that needs no more than the record moves there)."""
+        `prepare`: the chunks come as prepare(records), made where the rows are read (so in the
+        child too: work that needs no more than the record moves there, and only its results
+        cross to this process)."""
         rows, self._rows = self._rows, None
         if rows is None:
             raise RuntimeError(f"{self.name}: the rows were already read")
@@ -224,7 +226,7 @@ class ParsedStream:
                 return self._from_child(*started, prepare)
         if prepare is None:
             return rows(size)
-        return ((part, prepare(part)) for part in rows(size))
+        return (prepare(part) for part in rows(size))
 
     def position(self) -> tuple[int, int]:
         """(bytes read, total bytes) for a progress bar: the row count is known only at the end."""
@@ -262,10 +264,9 @@ class ParsedStream:
                 if piece is None:
                     raise InputError(f"{self.name}: the process reading it ended early",
                                      "run the import again; if it happens again, run it with --debug")
-                kind, payload, prepared, read[0] = pickle.loads(piece)
+                kind, payload, read[0] = pickle.loads(piece)
                 if kind == "records":
-                    records = [LeadRecord(*r) for r in payload]
-                    yield records if prepare is None else (records, prepared)
+                    yield [LeadRecord(*r) for r in payload] if prepare is None else payload
                 elif kind == "end":
                     for name, value in zip(self._GATHERED, payload):
                         setattr(self, name, value)
@@ -286,15 +287,16 @@ class ParsedStream:
         try:
             for part in rows(size):
                 # plain tuples: a third of the cost of pickling the records themselves
-                sender.send(("records", [(r.row, r.line, r.external_id, r.name, r.phone, r.phone_usable, r.email,
-                                          r.email_usable, r.source, r.region, r.attrs, r.warnings) for r in part],
-                             None if prepare is None else prepare(part), self.position()[0]))
-            sender.send(("end", tuple(getattr(self, name) for name in self._GATHERED), None, self.bytes_total))
+                payload = prepare(part) if prepare is not None else [
+                    (r.row, r.line, r.external_id, r.name, r.phone, r.phone_usable, r.email, r.email_usable, r.source,
+                     r.region, r.attrs, r.warnings) for r in part]
+                sender.send(("records", payload, self.position()[0]))
+            sender.send(("end", tuple(getattr(self, name) for name in self._GATHERED), self.bytes_total))
         except (BrokenPipeError, EOFError):
             pass  # the parent stopped reading (an error, Ctrl-C, or it was killed)
         except BaseException as exc:
             with contextlib.suppress(BrokenPipeError):
-                sender.send(("error", portable(exc), None, 0))
+                sender.send(("error", portable(exc), 0))
 
 
 # --------------------------------------------------------------------------------------------

@@ -89,6 +89,9 @@ def situation(s: Session, calendar: clock.Calendar, loads: dict[str, int] | None
     )
 
 
+_ROW_PLACE = "\u2063row\u2063"  # where a lead's row digest goes in its event's JSON made once
+
+
 class _Decider:
     """Decides a run of leads against one moment: rotation and loads advance in memory as leads
     are assigned, and the events and projection rows are gathered for one bulk write."""
@@ -105,6 +108,7 @@ class _Decider:
         self._sla: dict[str, tuple[str | None, str | None]] = {}
         self._cache: dict = {}  # the engine's, for this team and situation
         self._hashes: dict[tuple, tuple] = {}  # (id of candidates, skipped) -> (candidates, stored hash)
+        self._texts: dict[tuple, tuple] = {}  # (id of decision, cands, status) -> (decision, event type, JSON parts)
 
     def exclude(self, agents: Iterable[str], why: str) -> None:
         """Decide the next leads as if these agents were away (a handover, an SLA move)."""
@@ -174,6 +178,26 @@ class _Decider:
         data["sla_start"] = sla_start
         data["sla_due"] = sla_due
         return NewEvent("assigned", lead=lead_id, agent=decision.agent, data=data)
+
+    def new_lead_event(self, lead_id: int, decision: Decision, cands: bytes | None, batch: int, status: str,
+                       row: str) -> NewEvent:
+        """The deciding event of an imported lead. The engine hands back the same Decision for
+        alike leads, whose events then differ only in the row digest: their data's JSON is made
+        once, and each lead's digest (hex, nothing to escape) set in its place."""
+        key = (id(decision), cands, status)
+        entry = self._texts.get(key)
+        if entry is None or entry[0] is not decision:
+            data = {"batch": batch, "new": True, "row": _ROW_PLACE, "status": status}
+            event = self.decision_event(lead_id, decision, cands, data)
+            parts = canonical(event.data).decode().split(f'"{_ROW_PLACE}"')
+            entry = (decision, event.type, parts if len(parts) == 2 else None)
+            if len(self._texts) < 10_000:  # the entry keeps the decision alive, so its id stays its own
+                self._texts[key] = entry
+        _, type_, parts = entry
+        if parts is None:  # the place-holder showed up elsewhere too (a rule named like it)
+            data = {"batch": batch, "new": True, "row": row, "status": status}
+            return self.decision_event(lead_id, decision, cands, data)
+        return NewEvent(type_, lead=lead_id, agent=decision.agent, data=f'{parts[0]}"{row}"{parts[1]}')
 
     def save(self) -> None:
         self.s.ledger.add_candidate_sets(self.candidate_sets)
@@ -395,37 +419,44 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     else:
         bulk = estimate
 
+    rules_read_fields = engine.reads_lead_fields(team)  # else a lead's fields need not be gathered
+    need_attrs = rules_read_fields or keep_owner
+
     def prepare(records: list) -> list[tuple]:
         # What needs only the record, done where the rows are read (a child process for a big
-        # file): (phone key, email key, dedupe keys, attributes as stored, personal digest, row digest).
+        # file), and all the rest of the import needs of it: (row, the record's part of the lead
+        # row, dedupe keys, row digest, the attributes when rules or --keep-owner read them).
         out = []
         for r in records:
             phone_key = r.phone if r.phone_usable else None
             email_key = email_key_of(r.email) if r.email_usable else None
             attrs = canonical(r.attrs).decode()
             pd = personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key)
-            out.append((phone_key, email_key, _keys(r.external_id, phone_key, email_key), attrs, pd,
-                        row_digest(r.external_id, r.source, r.region, attrs, batch, s.at, pd)))
+            out.append((
+                r.row,
+                (r.external_id, r.name, r.phone, r.email, phone_key, email_key, pd, r.source, r.region, attrs),
+                _keys(r.external_id, phone_key, email_key),
+                row_digest(r.external_id, r.source, r.region, attrs, batch, s.at, pd),
+                r.attrs if need_attrs else None,
+            ))
         return out
 
-    rules_read_fields = engine.reads_lead_fields(team)  # else a lead's fields need not be gathered
     writer = _BatchWriter(s)
     rows = rejected = 0
     start = 0  # where the chunk's rows begin in the file, as parsed.position() counts
     with ledger.bulk_load(bulk):
-        for records, prepared in parsed.chunks(WRITE_CHUNK, background=True, prepare=prepare):
+        for prepared in parsed.chunks(WRITE_CHUNK, background=True, prepare=prepare):
             end, total = parsed.position()
-            step = (end - start) / len(records)
+            step = (end - start) / len(prepared)
             if lookup:
                 _add_existing(seen, ledger.matching_leads(
-                    (r.external_id for r in records if r.external_id),
-                    (p[0] for p in prepared if p[0]),
-                    (p[1] for p in prepared if p[1]),
+                    (p[1][0] for p in prepared if p[1][0]),
+                    (p[1][4] for p in prepared if p[1][4]),
+                    (p[1][5] for p in prepared if p[1][5]),
                 ), first_new)
-            for i, rec in enumerate(records):
+            for i, (row_no, head, keys, digest, attrs) in enumerate(prepared):
                 if progress and i % 2000 == 0:
                     progress(start + int(step * i), total)
-                phone_key, email_key, keys, attrs, pd, digest = prepared[i]
                 matches = []
                 for k in keys:
                     found = seen_get(k)
@@ -442,27 +473,22 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                         "duplicate",
                         lead=open_match[0],
                         agent=open_match[2],
-                        data={"batch": batch, "row": rec.row, "source": rec.source, "external_id": rec.external_id},
+                        data={"batch": batch, "row": row_no, "source": head[7], "external_id": head[0]},
                     ))
                     continue
                 previous_owner = max(matches)[2] if matches else None
 
                 lead_id, next_id = next_id, next_id + 1
-                data: dict = {
-                    "batch": batch,
-                    "new": True,
-                    "row": digest,
-                }
-
-                kept = _kept_owner(rec, team, statuses) if keep_owner else None
-                if keep_owner and kept is None and rec.attrs.get("owner"):
-                    result.unknown_owners.append(f"row {rec.row}: {rec.attrs['owner']}")
+                kept = _kept_owner(attrs, team, statuses) if keep_owner else None
+                if keep_owner and kept is None and attrs.get("owner"):
+                    result.unknown_owners.append(f"row {row_no}: {attrs['owner']}")
                 if kept is not None:
                     agent_id, status = kept
-                    data.update(kept=True, status=status, rules=team.content_hash)
                     sla_start, sla_due = decider.sla(agent_id) if status == initial else (None, None)
-                    data.update(sla_start=sla_start, sla_due=sla_due)
-                    event = NewEvent("assigned", lead=lead_id, agent=agent_id, data=data)
+                    event = NewEvent("assigned", lead=lead_id, agent=agent_id, data={
+                        "batch": batch, "new": True, "row": digest, "kept": True, "status": status,
+                        "rules": team.content_hash, "sla_start": sla_start, "sla_due": sla_due,
+                    })
                     rule = cands = strategy = None
                     queued_reason = None
                     if status not in closed:
@@ -470,13 +496,12 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                     result.kept += 1
                 else:
                     status = initial
-                    data["status"] = status
-                    fields = lead_fields(rec.external_id, rec.source, rec.region, rec.attrs) if rules_read_fields else {}
+                    fields = lead_fields(head[0], head[7], head[8], attrs) if rules_read_fields else {}
                     decision, cands = decider.decide(fields, previous_owner)
-                    event = decider.decision_event(lead_id, decision, cands, data)
+                    event = decider.new_lead_event(lead_id, decision, cands, batch, status, digest)
                     agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
                     strategy = decision.strategy if agent_id else None
-                    sla_start, sla_due = (event.data["sla_start"], event.data["sla_due"]) if agent_id else (None, None)
+                    sla_start, sla_due = decider.sla(agent_id) if agent_id else (None, None)
                 if agent_id:
                     result.assigned += 1
                     result.by_agent[agent_id] = result.by_agent.get(agent_id, 0) + 1
@@ -485,8 +510,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                 result.imported += 1
                 writer.add(
                     (
-                        lead_id, rec.external_id, rec.name, rec.phone, rec.email, phone_key, email_key, pd,
-                        rec.source, rec.region, attrs, batch, s.at, status, agent_id, rule, cands, writer.next_seq,
+                        lead_id, *head, batch, s.at, status, agent_id, rule, cands, writer.next_seq,
                         s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
                         strategy,
                     ),
@@ -501,10 +525,10 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                         seen[key] = [mine, found]
                     else:
                         found.insert(0, mine)
-            rows += len(records)
+            rows += len(prepared)
             start = end
         writer.flush()
-        records = None
+        prepared = None
         seen.clear()  # before bulk_load rebuilds the indexes: that sort is the import's other big need
     rejected = len(parsed.rejects)
     result.rows = rows + rejected
@@ -585,9 +609,9 @@ def _keys(external_id, phone_key, email_key) -> list[str]:
     return keys
 
 
-def _kept_owner(rec, team: Team, statuses: set[str]) -> tuple[str, str] | None:
+def _kept_owner(attrs: Mapping[str, str], team: Team, statuses: set[str]) -> tuple[str, str] | None:
     """With --keep-owner: the input's owner when it names a roster agent, with its pipeline status."""
-    owner = str(rec.attrs.get("owner") or "").strip()
+    owner = str(attrs.get("owner") or "").strip()
     if not owner:
         return None
     agent = team.agent(owner) or next(
@@ -595,7 +619,7 @@ def _kept_owner(rec, team: Team, statuses: set[str]) -> tuple[str, str] | None:
     )
     if agent is None:
         return None
-    status = str(rec.attrs.get("status") or "").strip().lower()
+    status = str(attrs.get("status") or "").strip().lower()
     return agent.id, status if status in statuses else team.statuses[0]
 
 

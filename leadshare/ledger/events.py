@@ -34,7 +34,7 @@ class NewEvent(NamedTuple):
     type: str
     lead: int | None = None
     agent: str | None = None
-    data: dict | None = None
+    data: dict | str | None = None  # a str is the data's canonical JSON already
 
 
 def head(conn: sqlite3.Connection) -> tuple[int, bytes]:
@@ -48,7 +48,7 @@ def append(conn: sqlite3.Connection, events: Iterable[NewEvent], *, at: str, act
     rows = []
     for ev in events:
         seq += 1
-        data = canonical(ev.data or {}).decode()
+        data = ev.data if type(ev.data) is str else canonical(ev.data or {}).decode()
         prev = link(prev, seq, at, actor, ev.type, ev.lead, ev.agent, data)
         rows.append((seq, at, actor, ev.type, ev.lead, ev.agent, data, prev))
     conn.executemany(
