@@ -126,7 +126,7 @@ def candidates_for(
     capped = cache.get("capped")
     if capped is None:
         capped = cache["capped"] = [a for a in team.agents if a.capacity is not None]
-    full = tuple(a.id for a in capped if situation.loads.get(a.id, 0) >= a.capacity)  # type: ignore[operator]
+    full = tuple(a.id for a in capped if situation.loads.get(a.id, 0) >= a.capacity) if capped else ()  # type: ignore[operator]
     key = (rule.name, pool_value, full)
     found = cache.get(key)
     if found is None:
@@ -229,6 +229,8 @@ def next_weighted(current: Mapping[str, int], cands: Sequence[Candidate], winner
 
 # ---- the decision --------------------------------------------------------------------------
 
+_UNSTARTED = RuleState()  # a rule that has not chosen anyone yet (never changed: states are replaced)
+
 
 def decide(
     lead: Mapping[str, object],
@@ -275,6 +277,15 @@ def decide(
             skipped.append((rule.name, miss))
             continue
         cands = candidates_for(rule, team, lead, situation, cache)
+        prior = rotation.get(rule.name) or _UNSTARTED
+        # A round-robin decision follows from its candidates, the skipped rules and where the
+        # rotation stands; alike leads repeat those, so a batch decides each combination once.
+        memo = None
+        if rule.strategy == "round_robin" and not prior.current:
+            memo = ("round_robin", rule.name, id(cands), tuple(skipped), prior.last, prior.roster)
+            hit = cache.get(memo)
+            if hit is not None and hit[0] is cands:
+                return hit[1], hit[2]
         if not any(c.eligible for c in cands):
             if rule.fallback == "next":
                 skipped.append((rule.name, "nobody eligible"))
@@ -290,15 +301,6 @@ def decide(
                 ),
                 None,
             )
-        prior = rotation.get(rule.name, RuleState())
-        # A round-robin decision follows from its candidates, the skipped rules and where the
-        # rotation stands; alike leads repeat those, so a batch decides each combination once.
-        memo = None
-        if rule.strategy == "round_robin" and not prior.current:
-            memo = ("round_robin", rule.name, id(cands), tuple(skipped), prior.last, prior.roster)
-            hit = cache.get(memo)
-            if hit is not None and hit[0] is cands:
-                return hit[1], hit[2]
         state: dict[str, object]
         if rule.strategy == "weighted":
             eligible = {c.agent for c in cands if c.eligible}

@@ -7,7 +7,7 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, NamedTuple
 
 import orjson
 
@@ -92,6 +92,28 @@ def situation(s: Session, calendar: clock.Calendar, loads: dict[str, int] | None
 _ROW_PLACE = "\u2063row\u2063"  # where a lead's row digest goes in its event's JSON made once
 
 
+class _NewLead(NamedTuple):
+    """The part of a new lead's row and event that follows from its decision alone."""
+
+    type: str  # of the event: assigned or queued
+    agent: str | None
+    rule: str | None
+    strategy: str | None
+    assigned_at: str | None
+    sla_start: str | None
+    sla_due: str | None
+    queued_reason: str | None
+    closed_at: str | None
+    data: dict  # the event's data, the row digest left out
+    data_parts: list[str] | None  # its JSON before and after the row digest; None: made whole for each lead
+
+    def event(self, lead_id: int, row: str) -> NewEvent:
+        parts = self.data_parts
+        if parts is None:  # the place-holder showed up elsewhere too (a rule named like it)
+            return NewEvent(self.type, lead_id, self.agent, {**self.data, "row": row})
+        return NewEvent(self.type, lead_id, self.agent, f'{parts[0]}"{row}"{parts[1]}')
+
+
 class _Decider:
     """Decides a run of leads against one moment: rotation and loads advance in memory as leads
     are assigned, and the events and projection rows are gathered for one bulk write."""
@@ -108,7 +130,7 @@ class _Decider:
         self._sla: dict[str, tuple[str | None, str | None]] = {}
         self._cache: dict = {}  # the engine's, for this team and situation
         self._hashes: dict[tuple, tuple] = {}  # (id of candidates, skipped) -> (candidates, stored hash)
-        self._texts: dict[tuple, tuple] = {}  # (id of decision, cands, status) -> (decision, event type, JSON parts)
+        self._new_leads: dict[tuple, tuple] = {}  # (id of decision, cands, status) -> (decision, _NewLead)
 
     def exclude(self, agents: Iterable[str], why: str) -> None:
         """Decide the next leads as if these agents were away (a handover, an SLA move)."""
@@ -179,25 +201,26 @@ class _Decider:
         data["sla_due"] = sla_due
         return NewEvent("assigned", lead=lead_id, agent=decision.agent, data=data)
 
-    def new_lead_event(self, lead_id: int, decision: Decision, cands: bytes | None, batch: int, status: str,
-                       row: str) -> NewEvent:
-        """The deciding event of an imported lead. The engine hands back the same Decision for
-        alike leads, whose events then differ only in the row digest: their data's JSON is made
-        once, and each lead's digest (hex, nothing to escape) set in its place."""
+    def new_lead(self, decision: Decision, cands: bytes | None, batch: int, status: str) -> "_NewLead":
+        """What an imported lead's row and event take from its decision. The engine hands back the
+        same Decision for alike leads, whose events then differ only in the row digest: this is
+        made once per decision, with the event's JSON cut where each lead's digest goes."""
         key = (id(decision), cands, status)
-        entry = self._texts.get(key)
-        if entry is None or entry[0] is not decision:
-            data = {"batch": batch, "new": True, "row": _ROW_PLACE, "status": status}
-            event = self.decision_event(lead_id, decision, cands, data)
-            parts = canonical(event.data).decode().split(f'"{_ROW_PLACE}"')
-            entry = (decision, event.type, parts if len(parts) == 2 else None)
-            if len(self._texts) < 10_000:  # the entry keeps the decision alive, so its id stays its own
-                self._texts[key] = entry
-        _, type_, parts = entry
-        if parts is None:  # the place-holder showed up elsewhere too (a rule named like it)
-            data = {"batch": batch, "new": True, "row": row, "status": status}
-            return self.decision_event(lead_id, decision, cands, data)
-        return NewEvent(type_, lead=lead_id, agent=decision.agent, data=f'{parts[0]}"{row}"{parts[1]}')
+        found = self._new_leads.get(key)
+        if found is not None and found[0] is decision:
+            return found[1]
+        event = self.decision_event(0, decision, cands, {"batch": batch, "new": True, "row": _ROW_PLACE, "status": status})
+        parts = canonical(event.data).decode().split(f'"{_ROW_PLACE}"')
+        agent = decision.agent
+        sla_start, sla_due = self.sla(agent) if agent else (None, None)
+        made = _NewLead(
+            event.type, agent, decision.rule, decision.strategy if agent else None, self.s.at if agent else None,
+            sla_start, sla_due, decision.queued_reason, self.s.at if status in self.s.team.closed_statuses else None,
+            event.data, parts if len(parts) == 2 else None,
+        )
+        if len(self._new_leads) < 10_000:  # the entry keeps the decision alive, so its id stays its own
+            self._new_leads[key] = (decision, made)
+        return made
 
     def save(self) -> None:
         self.s.ledger.add_candidate_sets(self.candidate_sets)
@@ -442,6 +465,8 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
         return out
 
     writer = _BatchWriter(s)
+    at = s.at
+    by_agent: dict[str, int] = {}
     rows = rejected = 0
     start = 0  # where the chunk's rows begin in the file, as parsed.position() counts
     with ledger.bulk_load(bulk):
@@ -489,33 +514,24 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                         "batch": batch, "new": True, "row": digest, "kept": True, "status": status,
                         "rules": team.content_hash, "sla_start": sla_start, "sla_due": sla_due,
                     })
-                    rule = cands = strategy = None
-                    queued_reason = None
                     if status not in closed:
                         decider.loads[agent_id] = decider.loads.get(agent_id, 0) + 1
                     result.kept += 1
+                    row = (lead_id, *head, batch, at, status, agent_id, None, None, writer.next_seq, at, sla_start,
+                           sla_due, None, at if status in closed else None, None)
                 else:
                     status = initial
                     fields = lead_fields(head[0], head[7], head[8], attrs) if rules_read_fields else {}
                     decision, cands = decider.decide(fields, previous_owner)
-                    event = decider.new_lead_event(lead_id, decision, cands, batch, status, digest)
-                    agent_id, rule, queued_reason = decision.agent, decision.rule, decision.queued_reason
-                    strategy = decision.strategy if agent_id else None
-                    sla_start, sla_due = decider.sla(agent_id) if agent_id else (None, None)
+                    made = decider.new_lead(decision, cands, batch, status)
+                    event = made.event(lead_id, digest)
+                    agent_id = made.agent
+                    row = (lead_id, *head, batch, at, status, agent_id, made.rule, cands, writer.next_seq,
+                           made.assigned_at, made.sla_start, made.sla_due, made.queued_reason, made.closed_at,
+                           made.strategy)
                 if agent_id:
-                    result.assigned += 1
-                    result.by_agent[agent_id] = result.by_agent.get(agent_id, 0) + 1
-                else:
-                    result.queued += 1
-                result.imported += 1
-                writer.add(
-                    (
-                        lead_id, *head, batch, s.at, status, agent_id, rule, cands, writer.next_seq,
-                        s.at if agent_id else None, sla_start, sla_due, queued_reason, s.at if status in closed else None,
-                        strategy,
-                    ),
-                    event,
-                )
+                    by_agent[agent_id] = by_agent.get(agent_id, 0) + 1
+                writer.add(row, event)
                 mine = (lead_id, status, agent_id)  # one tuple shared by the lead's keys
                 for key in keys:
                     found = seen_get(key)
@@ -528,6 +544,10 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             rows += len(prepared)
             start = end
         writer.flush()
+        result.by_agent = by_agent
+        result.imported = next_id - first_new
+        result.assigned = sum(by_agent.values())
+        result.queued = result.imported - result.assigned
         prepared = None
         seen.clear()  # before bulk_load rebuilds the indexes: that sort is the import's other big need
     rejected = len(parsed.rejects)

@@ -234,3 +234,25 @@ def test_row_warnings_show_the_first_ten_and_count_the_rest(cli, tmp_path, monke
     assert len(shown) == 10 and shown[0].startswith("warning: w.csv row 1 (line 2): ")
     assert "4 more fields kept as written" in result.stderr
     assert orjson.loads(result.stdout)["imported"] == 14
+
+
+def test_every_event_an_import_writes_holds_canonical_json(cli, tmp_path, rules):
+    # Alike leads share their event's JSON made once with the row digest set in; it must read
+    # back as exactly what canonical() makes of it, for every kind of decision in one batch.
+    from leadshare.ledger.events import canonical
+
+    rules.write_text(rules.read_text().replace("    pool: all\n", "    pool: all\n    when: {source: facebook}\n"))
+    write_csv(tmp_path / "a.csv", lead_rows(2))
+    cli.json("import", "a.csv")
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.execute("UPDATE leads SET status = 'won' WHERE id = 1")
+    rows = lead_rows(6, start=2) + [f"IG-0,Back Again,{phone(0)},,facebook,KL,residential",
+                                    "IG-9,Somebody,0129999999,,instagram,KL,residential"]
+    write_csv(tmp_path / "b.csv", rows)
+    out = cli.json("import", "b.csv")
+    assert out["queued"] == 1 and out["imported"] == 8
+    kinds = set()
+    for type_, data in sqlite3.connect("leadshare.db").execute("SELECT type, data FROM events"):
+        kinds.add((type_, orjson.loads(data).get("rule")))
+        assert data == canonical(orjson.loads(data)).decode()
+    assert {("assigned", "everyone"), ("assigned", "returning customer"), ("queued", None), ("imported", None)} <= kinds
