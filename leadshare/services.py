@@ -7,6 +7,7 @@ import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, NamedTuple
 
 import orjson
@@ -89,6 +90,7 @@ def situation(s: Session, calendar: clock.Calendar, loads: dict[str, int] | None
     )
 
 
+_NO_FIELDS: Mapping[str, object] = MappingProxyType({})  # a lead's fields when no rule reads them
 _ROW_PLACE = "\u2063row\u2063"  # where a lead's row digest goes in its event's JSON made once
 
 
@@ -378,6 +380,7 @@ class _BatchWriter:
         self.rows: list[tuple] = []
         self.events: list[NewEvent] = []
         self.by_agent_ids: dict[str, list[int]] = {}
+        self.notify = s.team.notify is not None  # each agent is told of their new leads
         self.first_seq = (s.ledger.scalar("SELECT max(seq) FROM events") or 0) + 1  # of the pending events
 
     @property
@@ -388,7 +391,7 @@ class _BatchWriter:
         """`row` (a lead row naming next_seq as its deciding event) or None, and its event."""
         if row is not None:
             self.rows.append(row)
-            if row[14] and self.s.team.notify is not None:
+            if self.notify and row[14]:
                 self.by_agent_ids.setdefault(row[14], []).append(row[0])
         self.events.append(event)
         if len(self.events) >= WRITE_CHUNK:
@@ -521,7 +524,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                            sla_due, None, at if status in closed else None, None)
                 else:
                     status = initial
-                    fields = lead_fields(head[0], head[7], head[8], attrs) if rules_read_fields else {}
+                    fields = lead_fields(head[0], head[7], head[8], attrs) if rules_read_fields else _NO_FIELDS
                     decision, cands = decider.decide(fields, previous_owner)
                     made = decider.new_lead(decision, cands, batch, status)
                     event = made.event(lead_id, digest)

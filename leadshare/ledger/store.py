@@ -8,6 +8,8 @@ import functools
 import os
 import secrets
 import sqlite3
+from collections import Counter
+from operator import itemgetter
 from typing import Any, Iterable, Iterator, Sequence
 
 import orjson
@@ -76,8 +78,9 @@ def assignment_key(assigned_at, agent, cands, rule, strategy, source, region, st
     return assigned_at, agent, cands or b"", rule or "", strategy or "", source or "", region or "", status
 
 
-_AGENT, _ASSIGNED_AT, _CANDS, _RULE, _STRATEGY, _SOURCE, _REGION, _STATUS = (
-    LEAD_COLUMNS.index(c) for c in ("agent", "assigned_at", "cands", "rule", "strategy", "source", "region", "status"))
+# A lead row's assignment_key() arguments.
+_COUNTED = itemgetter(*(LEAD_COLUMNS.index(c) for c in (
+    "assigned_at", "agent", "cands", "rule", "strategy", "source", "region", "status")))
 
 # The bulk of the log; the other types are in the partial index events_rare_type, whose WHERE a
 # query must repeat word for word to use it.
@@ -310,11 +313,10 @@ class Ledger:
         cols = ",".join(self.LEAD_COLUMNS)
         self.conn.executemany(f"INSERT INTO leads ({cols}) VALUES ({','.join('?' * len(self.LEAD_COLUMNS))})", rows)
         counts: dict[tuple, int] = {}
-        for r in rows:
-            if r[_AGENT] is not None and r[_ASSIGNED_AT] is not None:
-                key = assignment_key(r[_ASSIGNED_AT], r[_AGENT], r[_CANDS], r[_RULE], r[_STRATEGY], r[_SOURCE],
-                                     r[_REGION], r[_STATUS])
-                counts[key] = counts.get(key, 0) + 1
+        for found, n in Counter(map(_COUNTED, rows)).items():  # counted as read, the few keys then made
+            if found[1] is not None and found[0] is not None:
+                key = assignment_key(*found)
+                counts[key] = counts.get(key, 0) + n
         self.conn.executemany(
             "INSERT INTO assignment_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
             [(*key, n) for key, n in counts.items()],
