@@ -41,15 +41,22 @@ def short_hash(obj: object) -> bytes:
     return hashlib.sha256(canonical(obj)).digest()[:16]
 
 
+# The two digests every imported lead needs, written for speed: canonical() of a list of plain
+# values is orjson.dumps of it (sorting keys changes nothing without a dict), one call less each.
+
+
 def personal_digest(salt: bytes, name, phone, email, phone_key, email_key) -> bytes:
-    return hashlib.sha256(salt + canonical([name, phone, email, phone_key, email_key])).digest()[:16]
+    return _sha256(salt + _dumps([name, phone, email, phone_key, email_key])).digest()[:16]
 
 
 def row_digest(external_id, source, region, attrs: str, batch, created_at, pd: bytes | None) -> str:
-    """What a lead's creating event certifies about its stored row (personal part by digest only).
-    The lead's id is the event's own `lead`, which the chain covers; leaving it out lets the
-    digest be made before the id is known (while the file is still being read)."""
-    return short_hash([external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None]).hex()
+    """What a lead's creating event certifies about its stored row (personal part by digest only),
+    as short_hash() of the list. The lead's id is the event's own `lead`, which the chain covers;
+    leaving it out lets the digest be made before the id is known (while the file is being read)."""
+    return _sha256(_dumps([external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None])).digest()[:16].hex()
+
+
+_sha256, _dumps = hashlib.sha256, orjson.dumps
 
 
 def record_rules(s: Session) -> None:

@@ -256,3 +256,21 @@ def test_every_event_an_import_writes_holds_canonical_json(cli, tmp_path, rules)
         kinds.add((type_, orjson.loads(data).get("rule")))
         assert data == canonical(orjson.loads(data)).decode()
     assert {("assigned", "everyone"), ("assigned", "returning customer"), ("queued", None), ("imported", None)} <= kinds
+
+
+def test_lead_digests_are_the_canonical_hashes_they_stand_for():
+    # personal_digest and row_digest skip canonical() for speed; they must hash the same bytes.
+    import hashlib
+
+    from leadshare.ledger.events import canonical
+    from leadshare.services import personal_digest, row_digest, short_hash
+
+    salt = bytes(range(16))
+    for name, phone, email in [("Siti Nur", "+60123456789", None), ("王小明 \"Q\"", None, "a@b.co"), ("", "", "")]:
+        pd = personal_digest(salt, name, phone, email, phone, email and email.lower())
+        assert pd == hashlib.sha256(salt + canonical([name, phone, email, phone, email and email.lower()])).digest()[:16]
+        attrs = canonical({"z": "ü", "a": "1"}).decode()
+        for digest in (pd, None):
+            got = row_digest("FB-1", "facebook", None, attrs, 3, "2026-11-25T02:00:00+00:00", digest)
+            assert got == short_hash(["FB-1", "facebook", None, attrs, 3, "2026-11-25T02:00:00+00:00",
+                                      digest.hex() if digest else None]).hex()
