@@ -272,7 +272,7 @@ def decide(
 
     skipped: list[tuple[str, str]] = []
     for rule in team.rules:
-        miss = why_not_matched(rule, lead, cache)
+        miss = why_not_matched(rule, lead, cache) if rule.when else None
         if miss is not None:
             skipped.append((rule.name, miss))
             continue

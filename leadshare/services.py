@@ -151,18 +151,19 @@ class _Decider:
 
     def decide(self, fields: Mapping[str, object], previous_owner: str | None) -> tuple[Decision, bytes | None]:
         decision, state = engine.decide(fields, self.s.team, self.situation, self.rotation, previous_owner, self._cache)
-        if state is not None and decision.rule is not None:
-            self.rotation[decision.rule] = state
-            self.changed_rules.add(decision.rule)
-        if decision.agent is not None:
-            self.loads[decision.agent] = self.loads.get(decision.agent, 0) + 1
+        rule, agent, candidates = decision.rule, decision.agent, decision.candidates
+        if state is not None and rule is not None:
+            self.rotation[rule] = state
+            self.changed_rules.add(rule)
+        if agent is not None:
+            self.loads[agent] = self.loads.get(agent, 0) + 1
         cands = None
-        if decision.candidates or decision.skipped:
+        if candidates or decision.skipped:
             # the engine's cache hands back the same candidates tuple for alike leads; the entry
             # keeps that tuple alive, so its id cannot be reused by another lead's candidates
-            key = (id(decision.candidates), decision.skipped)
+            key = (id(candidates), decision.skipped)
             entry = self._hashes.get(key)
-            if entry is not None and entry[0] is decision.candidates:
+            if entry is not None and entry[0] is candidates:
                 cands = entry[1]
             else:
                 body = {
