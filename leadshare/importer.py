@@ -39,6 +39,7 @@ import threading
 import unicodedata
 from array import array
 from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
@@ -78,6 +79,10 @@ _strip = str.strip
 BACKGROUND_ROWS = 20_000
 BACKGROUND_PIECE = 4_096
 BACKGROUND_AHEAD = 8  # pieces read ahead of the records being worked on (~6 MB)
+# From this many rows two children share the reading (see ParsedStream._start_children), below
+# the process that decides and writes in priority: with two CPUs, it is the one that must never wait.
+TWO_READERS_ROWS = 100_000
+SHARED_READER_NICE = 10
 # What a piece from the reading process holds: records (plain values, so marshal: a quarter of
 # pickle's cost to write), or anything else (the end, an error) pickled.
 _RECORDS, _OTHER = b"m", b"p"
@@ -199,7 +204,8 @@ class ParsedStream:
     row_warning_count: int = 0
     row_warnings: list[tuple[int, int, str]] = field(default_factory=list)  # the first few (row, line, warning)
     done: bool = False  # every row has been read
-    _rows: Callable[[int], Iterator[list[LeadRecord]]] | None = field(default=None, repr=False)
+    row_warnings_kept: int = ROW_WARNINGS_KEPT
+    _rows: Callable[..., Iterator[list[LeadRecord]]] | None = field(default=None, repr=False)
     _bytes_read: Callable[[], int] | None = field(default=None, repr=False)
 
     @property
@@ -220,14 +226,14 @@ class ParsedStream:
         if rows is None:
             raise RuntimeError(f"{self.name}: the rows were already read")
         if background and self.estimated_rows >= BACKGROUND_ROWS and can_fork():
-            reading = [rows]  # the child takes the rows from here; this process then lets go of the file
+            reading = [rows]  # the children take the rows from here; this process then lets go of the file
             del rows
             try:
-                started = self._start_child(reading, min(size, BACKGROUND_PIECE), prepare)
+                children = self._start_children(reading, min(size, BACKGROUND_PIECE), prepare)
             except OSError:  # no process to spare (a limit on processes): read them here
                 rows = reading.pop()
             else:
-                return self._from_child(*started, prepare)
+                return self._from_children(children, prepare)
         if prepare is None:
             return rows(size)
         return (prepare(part) for part in rows(size))
@@ -241,69 +247,120 @@ class ParsedStream:
     # What the rows tell, gathered in the child and handed back at the end.
     _GATHERED = ("rejects", "blank_lines", "records_read", "row_warning_count", "row_warnings", "warnings", "done")
 
-    def _start_child(self, reading: list, size: int, prepare: Prepare | None) -> tuple:
-        started = fork(self._produce, reading, size, prepare, name=f"reading {self.name}")
-        reading.clear()  # the file's bytes and the CSV reader live on in the child only
-        return started
+    def _start_children(self, reading: list, size: int, prepare: Prepare | None) -> list[tuple]:
+        """From TWO_READERS_ROWS rows two children share the reading: each parses the whole file
+        (the cheap part) and normalises and prepares every other piece of it; below, one reads
+        it all."""
+        readers = 2 if self.estimated_rows >= TWO_READERS_ROWS else 1
+        children: list[tuple] = []
+        try:
+            for k in range(readers):
+                children.append(fork(self._produce, reading, size, prepare, (k, readers),
+                                     name=f"reading {self.name}" + (f" ({k + 1} of {readers})" if readers > 1 else "")))
+        except OSError:
+            _end(children)
+            raise
+        reading.clear()  # the file's bytes and the CSV reader live on in the children only
+        return children
 
-    def _from_child(self, child, receiver, prepare: Prepare | None) -> Iterator:
-        # A thread takes the pieces off the pipe as they come, so the child keeps reading while
-        # this process is busy writing a chunk (a pipe holds less than one piece).
-        ahead: queue.Queue = queue.Queue(maxsize=BACKGROUND_AHEAD)
-
-        def take_off_the_pipe() -> None:
-            try:
-                while True:
-                    ahead.put(receiver.recv_bytes())
-            except (EOFError, OSError):
-                ahead.put(None)
-
-        reader = threading.Thread(target=take_off_the_pipe, name="leadshare: records ahead", daemon=True)
-        reader.start()
+    def _from_children(self, children: list[tuple], prepare: Prepare | None) -> Iterator:
+        # A thread per child takes its pieces off the pipe as they come, so the children keep
+        # reading while this process is busy writing a chunk (a pipe holds less than one piece).
+        pipes = []
+        for _, receiver in children:
+            ahead: queue.Queue = queue.Queue(maxsize=BACKGROUND_AHEAD)
+            thread = threading.Thread(target=_take_off_the_pipe, args=(receiver, ahead),
+                                      name="leadshare: records ahead", daemon=True)
+            thread.start()
+            pipes.append((thread, ahead))
         read = [0]
         self._bytes_read = lambda: read[0]
         try:
-            while True:
-                piece = ahead.get()
-                if piece is None:
-                    raise InputError(f"{self.name}: the process reading it ended early",
-                                     "run the import again; if it happens again, run it with --debug")
-                if piece[:1] == _RECORDS:
-                    payload, read[0] = marshal.loads(memoryview(piece)[1:])
-                    yield [LeadRecord(*r) for r in payload] if prepare is None else payload
-                    continue
-                kind, payload, read[0] = pickle.loads(memoryview(piece)[1:])
-                if kind == "end":
-                    for name, value in zip(self._GATHERED, payload):
-                        setattr(self, name, value)
-                    return
-                else:
-                    raise payload
+            turn, ends = 0, []
+            while not ends:  # the pieces in file order: the children's in turn
+                kind, payload, position = self._next_piece(pipes[turn % len(pipes)][1])
+                if kind == "records":
+                    read[0] = position
+                    turn += 1
+                    if payload:
+                        yield [LeadRecord(*r) for r in payload] if prepare is None else payload
+                else:  # one child read to the end of the file, so did the others: their ends come next
+                    ends.append(payload)
+            for k in range(1, len(pipes)):
+                while len(ends) <= k:
+                    kind, payload, _ = self._next_piece(pipes[(turn + k) % len(pipes)][1])
+                    if kind != "records":
+                        ends.append(payload)
+            self._gather(ends)
         finally:
-            if child.is_alive():  # stopped early (an error, Ctrl-C): nothing more is wanted
-                child.kill()
-            child.join()
-            while reader.is_alive():  # it ends at the pipe's end; make room for its last put
-                with contextlib.suppress(queue.Empty):
-                    ahead.get(timeout=0.05)
-            receiver.close()
+            _end(children, pipes)
 
-    def _produce(self, sender, reading: list, size: int, prepare: Prepare | None) -> None:
-        rows: Callable[[int], Iterator[list[LeadRecord]]] = reading.pop()
+    def _next_piece(self, ahead: queue.Queue) -> tuple[str, Any, int]:
+        piece = ahead.get()
+        if piece is None:
+            raise InputError(f"{self.name}: the process reading it ended early",
+                             "run the import again; if it happens again, run it with --debug")
+        if piece[:1] == _RECORDS:
+            payload, position = marshal.loads(memoryview(piece)[1:])
+            return "records", payload, position
+        kind, payload = pickle.loads(memoryview(piece)[1:])
+        if kind == "error":
+            raise payload
+        return kind, payload, 0
+
+    def _gather(self, ends: list[tuple]) -> None:
+        """What the rows told the children, put together as one reader would have found it."""
+        parts = [dict(zip(self._GATHERED, end)) for end in ends]
+        if len(parts) == 1:
+            self.__dict__.update(parts[0])
+            return
+        self.rejects = sorted((r for part in parts for r in part["rejects"]), key=lambda r: r.row)
+        for name in ("blank_lines", "records_read", "row_warning_count"):
+            setattr(self, name, sum(part[name] for part in parts))
+        self.row_warnings = sorted(w for part in parts for w in part["row_warnings"])[: self.row_warnings_kept]
+        self.warnings = parts[0]["warnings"] + ([_blank_warning(self.blank_lines)] if self.blank_lines else [])
+        self.done = True
+
+    def _produce(self, sender, reading: list, size: int, prepare: Prepare | None, share: tuple[int, int]) -> None:
+        rows: Callable[..., Iterator[list[LeadRecord]]] = reading.pop()
+        if share[1] > 1:
+            os.nice(SHARED_READER_NICE)
         try:
-            for part in rows(size):
+            for part in rows(size, share):
                 # plain tuples: a third of the cost of pickling the records themselves
                 payload = prepare(part) if prepare is not None else [
                     (r.row, r.line, r.external_id, r.name, r.phone, r.phone_usable, r.email, r.email_usable, r.source,
                      r.region, r.attrs, r.warnings) for r in part]
                 sender.send_bytes(_RECORDS + marshal.dumps((payload, self.position()[0])))
-            sender.send_bytes(_OTHER + pickle.dumps(("end", tuple(getattr(self, name) for name in self._GATHERED),
-                                                     self.bytes_total)))
+            sender.send_bytes(_OTHER + pickle.dumps(("end", tuple(getattr(self, name) for name in self._GATHERED))))
         except (BrokenPipeError, EOFError):
             pass  # the parent stopped reading (an error, Ctrl-C, or it was killed)
         except BaseException as exc:
             with contextlib.suppress(BrokenPipeError):
-                sender.send_bytes(_OTHER + pickle.dumps(("error", portable(exc), 0)))
+                sender.send_bytes(_OTHER + pickle.dumps(("error", portable(exc))))
+
+
+def _take_off_the_pipe(receiver, ahead: queue.Queue) -> None:
+    try:
+        while True:
+            ahead.put(receiver.recv_bytes())
+    except (EOFError, OSError):
+        ahead.put(None)
+
+
+def _end(children: list[tuple], pipes: list[tuple] = ()) -> None:
+    """Stop the reading children (done, or no longer wanted after an error or Ctrl-C); a pipe is
+    closed once its thread is done with it (each ends at its pipe's end)."""
+    for child, _ in children:
+        if child.is_alive():
+            child.kill()
+        child.join()
+    for thread, ahead in pipes:
+        while thread.is_alive():  # make room for its last put
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.05)
+    for _, receiver in children:
+        receiver.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -983,10 +1040,11 @@ def open_leads(
         warnings=file_warnings,
         bytes_total=len(payload),
         estimated_rows=max(lines - 1, 0) if lines else 0,
+        row_warnings_kept=row_warnings,
         _bytes_read=source.bytes_read,
     )
-    stream._rows = lambda size: _read_rows(
-        records_iter, plan, stream, region, default_source, len(payload), size, row_warnings
+    stream._rows = lambda size, share=(0, 1): _read_rows(
+        records_iter, plan, stream, region, default_source, len(payload), size, row_warnings, share
     )
     return stream
 
@@ -1000,11 +1058,16 @@ def _read_rows(
     text_len: int,
     chunk: int,
     keep_warnings: int,
+    share: tuple[int, int] = (0, 1),
 ) -> Iterator[list[LeadRecord]]:
     """The per-row path: column indexes are resolved; keep this loop lean (1M rows).
 
     Yields the records `chunk` at a time; rejects, blank lines and row warnings gather on
-    `parsed` as the rows are read."""
+    `parsed` as the rows are read. With a `share` (k, n) of n > 1, the rows are taken in pieces
+    of `chunk` rows (records, rejects and blank lines alike) and only every n-th piece from the
+    k-th is read: n readers of one file share the work and between them yield its pieces in
+    turn, each piece (empty ones too) in its place. The blank-line warning is then the caller's."""
+    mine, readers = share
     ncols = plan.ncols
     columns = parsed.columns
     idx = plan.index
@@ -1045,8 +1108,22 @@ def _read_rows(
     blank = 0
     row_no = 0
 
+    piece_end = chunk if readers > 1 else -1  # the last row of the current piece (shared reading)
+    skipping = mine != 0  # in a piece of another reader's
+
     for line, cells, note, is_reject in records_iter:
         row_no += 1
+        if row_no > piece_end > 0:
+            if not skipping:
+                read += len(records)
+                parsed.records_read, parsed.row_warning_count, parsed.blank_lines = read, warned, blank
+                yield records
+                records = []
+                add_record = records.append
+            piece_end += chunk
+            skipping = (row_no - 1) // chunk % readers != mine
+        if skipping:
+            continue
         if is_reject:
             add_reject(Reject(row_no, line, cells, note))
             continue
@@ -1166,7 +1243,7 @@ def _read_rows(
                 warnings,
             )
         )
-        if len(records) >= chunk:
+        if len(records) >= chunk and readers == 1:
             read += len(records)
             parsed.records_read, parsed.row_warning_count, parsed.blank_lines = read, warned, blank
             yield records
@@ -1174,11 +1251,15 @@ def _read_rows(
             add_record = records.append
     read += len(records)
     parsed.records_read, parsed.row_warning_count, parsed.blank_lines = read, warned, blank
-    if blank:
-        parsed.warnings.append(f"skipped {blank} blank line{'s' if blank != 1 else ''}")
+    if readers == 1 and blank:
+        parsed.warnings.append(_blank_warning(blank))
     parsed.done = True
-    if records:
+    if records:  # (a shared reader's last piece may go unsent when empty: its end comes in its place)
         yield records
+
+
+def _blank_warning(blank: int) -> str:
+    return f"skipped {blank} blank line{'s' if blank != 1 else ''}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -35,7 +35,9 @@ def _read(data: bytes, background: bool):
     return records, gathered, stream.position()
 
 
-def test_the_child_reads_the_same_records_rejects_and_warnings():
+@pytest.mark.parametrize("readers", [1, 2])
+def test_the_children_read_the_same_records_rejects_and_warnings(readers, monkeypatch):
+    monkeypatch.setattr(importer, "TWO_READERS_ROWS", 0 if readers == 2 else 10**9)
     data = _messy_file(importer.BACKGROUND_ROWS + 5_000)
     here = _read(data, background=False)
     child = _read(data, background=True)
@@ -44,6 +46,27 @@ def test_the_child_reads_the_same_records_rejects_and_warnings():
     assert child[1] == here[1]
     assert here[1]["rejects"] and here[1]["row_warning_count"] and here[1]["blank_lines"]
     assert child[2] == here[2]  # the progress bar ends full
+
+
+@pytest.mark.parametrize("rows", [13, 14, 15, 27, 28, 40])
+def test_two_readers_share_the_pieces_at_every_boundary(rows, monkeypatch):
+    # Pieces of 7 rows taken in turn: files ending inside a piece, at its end, and a piece made
+    # only of rejected rows (rows 14-21), which must still take its turn, empty.
+    monkeypatch.setattr(importer, "BACKGROUND_ROWS", 0)
+    monkeypatch.setattr(importer, "TWO_READERS_ROWS", 0)
+    monkeypatch.setattr(importer, "BACKGROUND_PIECE", 7)
+    lines = ["Name,Phone,Email"]
+    for i in range(1, rows + 1):
+        if 14 <= i <= 21:
+            lines.append(f"Nobody {i},n/a,none")
+        elif i % 5 == 0:
+            lines.append("")
+        else:
+            lines.append(f"Customer {i},012-{3000000 + i:07d},c{i}@example.com")
+    data = ("\n".join(lines) + "\n").encode()
+    here, child = _read(data, background=False), _read(data, background=True)
+    assert [r.row for r in child[0]] == [r.row for r in here[0]]
+    assert child == here
 
 
 def test_an_error_in_the_child_reaches_the_caller_whole(monkeypatch):
@@ -108,3 +131,23 @@ def test_without_a_process_to_spare_the_rows_are_read_here(monkeypatch):
     monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
     assert _read(data, background=True) == here
 
+
+
+def test_when_the_second_reader_cannot_start_the_first_is_ended_and_the_rows_read_here(monkeypatch):
+    import multiprocessing.process
+
+    real = multiprocessing.process.BaseProcess.start
+    started = []
+
+    def second_refused(self):
+        if started:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        real(self)
+        started.append(self)
+
+    monkeypatch.setattr(importer, "TWO_READERS_ROWS", 0)
+    data = _messy_file(importer.BACKGROUND_ROWS + 1_000)
+    here = _read(data, background=False)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", second_refused)
+    assert _read(data, background=True) == here
+    assert len(started) == 1 and not started[0].is_alive()

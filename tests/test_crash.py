@@ -153,12 +153,12 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _reading_child(proc: subprocess.Popen) -> set[int]:
-    """The child a big import reads its file in, once it runs."""
+def _reading_children(proc: subprocess.Popen, readers: int) -> set[int]:
+    """The children a big import reads its file in, once they run."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         kids = _children(proc.pid)
-        if kids:
+        if len(kids) >= readers:
             return kids
         time.sleep(0.01)
     return set()
@@ -174,18 +174,19 @@ def _gone(pids: set[int], within: float = 10) -> bool:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="finds child processes through /proc")
-@pytest.mark.parametrize("how", ["kill -9", "Ctrl-C"])
-def test_stopping_a_big_import_ends_the_process_reading_its_file(cli, tmp_path, rules, how):
+@pytest.mark.parametrize("how, readers", [("kill -9", 1), ("Ctrl-C", 1), ("kill -9", 2)])
+def test_stopping_a_big_import_ends_the_processes_reading_its_file(cli, tmp_path, rules, how, readers):
     from leadshare.bulk import can_fork
-    from leadshare.importer import BACKGROUND_ROWS
+    from leadshare.importer import BACKGROUND_ROWS, TWO_READERS_ROWS
 
     if not can_fork():
         pytest.skip("a big file is read in a child process only where fork() is used")
     db = tmp_path / "leadshare.db"
-    big = write_csv(tmp_path / "big.csv", lead_rows(BACKGROUND_ROWS + 5_000))
+    rows = (BACKGROUND_ROWS if readers == 1 else TWO_READERS_ROWS) + 5_000
+    big = write_csv(tmp_path / "big.csv", lead_rows(rows))
     proc = spawn("import", big, env=env_for(tmp_path, rules), cwd=tmp_path, preexec=os.setpgrp)
-    reader = _reading_child(proc)
-    assert reader, proc.communicate()
+    reader = _reading_children(proc, readers)
+    assert len(reader) == readers, proc.communicate()
     if how == "kill -9":
         proc.kill()
     else:  # as a terminal sends it: to the whole process group
@@ -196,7 +197,7 @@ def test_stopping_a_big_import_ends_the_process_reading_its_file(cli, tmp_path, 
         assert proc.returncode == 130 and "interrupted" in one_clear_line(err), (proc.returncode, err)
     assert not db.exists() or sql(db, "SELECT count(*) FROM leads")[0][0] == 0  # all or nothing
     rerun = cli("import", big, "--json")
-    assert rerun.exit_code == 0 and orjson.loads(rerun.stdout)["imported"] == BACKGROUND_ROWS + 5_000
+    assert rerun.exit_code == 0 and orjson.loads(rerun.stdout)["imported"] == rows
     verified(cli, db)
 
 

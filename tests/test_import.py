@@ -274,3 +274,19 @@ def test_lead_digests_are_the_canonical_hashes_they_stand_for():
             got = row_digest("FB-1", "facebook", None, attrs, 3, "2026-11-25T02:00:00+00:00", digest)
             assert got == short_hash(["FB-1", "facebook", None, attrs, 3, "2026-11-25T02:00:00+00:00",
                                       digest.hex() if digest else None]).hex()
+
+
+def test_an_event_whose_json_cannot_be_cut_at_the_row_is_made_whole(cli, tmp_path, monkeypatch):
+    # The row digest's place-holder must occur once in the JSON made for alike leads; here it
+    # is the rule's own name as well, so each lead's event is made whole, and reads the same.
+    from leadshare import services
+
+    monkeypatch.setattr(services, "_ROW_PLACE", "everyone")
+    write_csv(tmp_path / "a.csv", lead_rows(3))
+    cli.json("import", "a.csv")
+    with sqlite3.connect("leadshare.db") as conn:
+        rows = conn.execute("SELECT e.data, l.id FROM events e JOIN leads l ON l.decided_seq = e.seq ORDER BY l.id").fetchall()
+    digests = [orjson.loads(data)["row"] for data, _ in rows]
+    assert len(rows) == 3 and len(set(digests)) == 3 and all(len(d) == 32 for d in digests)
+    assert all(orjson.loads(data)["rule"] == "everyone" for data, _ in rows)
+    assert cli.json("verify")["ok"] is True
