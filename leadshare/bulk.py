@@ -39,17 +39,24 @@ def fork(target: Callable[..., None], *args: Any, name: str) -> tuple[Any, Any]:
     reading end of its pipe). Ctrl-C reaches the whole process group, so the child ignores it:
     the parent decides, and ends the child. Raises OSError when no process can be started."""
     import multiprocessing
+    import signal
 
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child_main, args=(target, args, receiver, sender), daemon=True,
                             name=f"leadshare: {name}")
+    # Ctrl-C is held back while forking, so the child is born with it held back too: one landing
+    # before the child ignores it would print the child's traceback beside the parent's message.
+    # The parent gets it as soon as the child is started.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         child.start()
     except OSError:
         receiver.close()
         sender.close()
         raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     sender.close()
     return child, receiver
 
@@ -58,6 +65,7 @@ def _child_main(target: Callable[..., None], args: tuple, receiver, sender) -> N
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     receiver.close()  # so that the parent's end is the only reader: when it goes, sending fails
     target(sender, *args)
 
