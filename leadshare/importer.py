@@ -39,11 +39,11 @@ import threading
 import unicodedata
 from array import array
 from collections.abc import Callable, Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from leadshare.contacts import normalize_email, normalize_name, normalize_phone
 from leadshare.bulk import can_fork, fork, paused_gc, portable
@@ -317,7 +317,9 @@ class ParsedStream:
         self.rejects = sorted((r for part in parts for r in part["rejects"]), key=lambda r: r.row)
         for name in ("blank_lines", "records_read", "row_warning_count"):
             setattr(self, name, sum(part[name] for part in parts))
-        self.row_warnings = sorted(w for part in parts for w in part["row_warnings"])[: self.row_warnings_kept]
+        # by row only: a row's own warnings, all from one child, stay in the order they were found
+        self.row_warnings = sorted((w for part in parts for w in part["row_warnings"]), key=lambda w: w[0])[
+            : self.row_warnings_kept]
         self.warnings = parts[0]["warnings"] + ([_blank_warning(self.blank_lines)] if self.blank_lines else [])
         self.done = True
 

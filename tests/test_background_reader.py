@@ -61,11 +61,14 @@ def test_two_readers_share_the_pieces_at_every_boundary(rows, monkeypatch):
             lines.append(f"Nobody {i},n/a,none")
         elif i % 5 == 0:
             lines.append("")
+        elif i % 6 == 0:  # two warnings, in this order: text after a closing quote, then the email
+            lines.append(f'"Customer {i}" x,012-{3000000 + i:07d},not-an-email')
         else:
             lines.append(f"Customer {i},012-{3000000 + i:07d},c{i}@example.com")
     data = ("\n".join(lines) + "\n").encode()
     here, child = _read(data, background=False), _read(data, background=True)
     assert [r.row for r in child[0]] == [r.row for r in here[0]]
+    assert len([w for w in here[1]["row_warnings"] if w[0] == 6]) == 2
     assert child == here
 
 
