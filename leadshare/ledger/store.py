@@ -59,10 +59,10 @@ OPEN_LEADS = " AND ".join(f"status <> '{s}'" for s in CLOSED_STATUSES)
 
 PAGE_SIZE = 16384
 CACHE_KIB = -65536  # the page cache: 64 MiB (negative: in KiB, as PRAGMA cache_size takes it)
-# While a bulk load builds its indexes: SQLite sorts in runs of the page cache's size, and sorts
-# smaller runs on helper threads; 4 MiB runs on two threads build a million leads' indexes in
-# 2.2 s instead of 3.0 s in one 64 MiB run.
-INDEX_BUILD_CACHE_KIB, INDEX_BUILD_THREADS = -4096, 2
+# The page cache of a bulk load (see Ledger.bulk_load). Its index builds sort in runs of the
+# cache's size, and sort smaller runs on helper threads: 4 MiB runs on two threads build a million
+# leads' indexes in 2.2 s instead of 3.0 s in one 64 MiB run.
+BULK_CACHE_KIB, INDEX_BUILD_THREADS = -4096, 2
 
 # From this many new leads, into a ledger holding fewer, an import is a bulk load (see bulk_load).
 BULK_LEADS = 50_000
@@ -335,17 +335,19 @@ class Ledger:
             ).fetchall()
             for name, _ in indexes:
                 self.conn.execute(f"DROP INDEX {name}")
-        yield
-        if not indexes:
-            return
-        self.conn.execute(f"PRAGMA cache_size = {INDEX_BUILD_CACHE_KIB}")
-        self.conn.execute(f"PRAGMA threads = {INDEX_BUILD_THREADS}")
+            # Without them every write appends at the right edge of its tree: a small page
+            # cache does, and leaves the memory to the import's dedupe keys.
+            self.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
         try:
-            for _, sql in indexes:
-                self.conn.execute(sql)
+            yield
+            if indexes:
+                self.conn.execute(f"PRAGMA threads = {INDEX_BUILD_THREADS}")
+                for _, sql in indexes:
+                    self.conn.execute(sql)
         finally:
-            self.conn.execute(f"PRAGMA cache_size = {CACHE_KIB}")
-            self.conn.execute("PRAGMA threads = 0")
+            if indexes:
+                self.conn.execute(f"PRAGMA cache_size = {CACHE_KIB}")
+                self.conn.execute("PRAGMA threads = 0")
 
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
