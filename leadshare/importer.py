@@ -216,11 +216,12 @@ class ParsedStream:
     def chunks(self, size: int = RECORD_CHUNK, background: bool = False, prepare: Prepare | None = None) -> Iterator:
         """The records in file order, up to `size` at a time; a stream is read once.
 
-        `background`: read and normalise the rows in a forked child process while the caller
-        works on the records already read (on Linux with more than one CPU; otherwise, and for
-        small files, the rows are read here). The records, rejects and warnings are the same.
+        `background`: read and normalise the rows in forked child processes (one, or two from
+        TWO_READERS_ROWS) while the caller works on the records already read (on Linux with more
+        than one CPU; otherwise, and for small files, the rows are read here). The records,
+        rejects and warnings are the same, and so are the chunks, but for their sizes.
         `prepare`: the chunks come as prepare(records), made where the rows are read (so in the
-        child too: work that needs no more than the record moves there, and only its results
+        children too: work that needs no more than the record moves there, and only its results
         cross to this process)."""
         rows, self._rows = self._rows, None
         if rows is None:
