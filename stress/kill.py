@@ -60,7 +60,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--fresh-every", type=int, default=20, help="start a new ledger every N faults (keeps checks fast)")
     ap.add_argument("--big", action="store_true",
-                    help="also 25,000-row files (read in a second process) and Ctrl-C sent to the whole process group")
+                    help="also 25,000- and 120,000-row files (read in one and in two more processes) and "
+                         "Ctrl-C sent to the whole process group")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
     totals = {"events": 0, "leads": 0}
@@ -89,7 +90,7 @@ def main() -> int:
         if k and k % args.fresh_every == 0:
             tally(db)
             folder, db, env = fresh_ledger()
-        rows = rnd.choice([300, 800, 1500, 3000] + ([25_000] * 2 if args.big else []))
+        rows = rnd.choice([300, 800, 1500, 3000] + ([25_000, 120_000] if args.big else []))
         path = write_leads(folder / f"k{k}.csv", rows, start=next_start, bad=rnd.randint(0, 3))
         next_start += rows
         leads_before = sql(db, "SELECT count(*) FROM leads")[0][0]
@@ -126,7 +127,7 @@ def main() -> int:
         if k % args.fresh_every == 0:
             tally(db)
             folder, db, env = fresh_ledger()
-        rows = rnd.choice([800, 1500, 3000] + ([25_000] * 2 if args.big else []))
+        rows = rnd.choice([800, 1500, 3000] + ([25_000, 120_000] if args.big else []))
         path = write_leads(folder / f"i{k}.csv", rows, start=next_start)
         next_start += rows
         leads_before = sql(db, "SELECT count(*) FROM leads")[0][0]
