@@ -43,6 +43,7 @@ def short_hash(obj: object) -> bytes:
 
 # The two digests every imported lead needs, written for speed: canonical() of a list of plain
 # values is orjson.dumps of it (sorting keys changes nothing without a dict), one call less each.
+_sha256, _dumps = hashlib.sha256, orjson.dumps
 
 
 def personal_digest(salt: bytes, name, phone, email, phone_key, email_key) -> bytes:
@@ -54,9 +55,6 @@ def row_digest(external_id, source, region, attrs: str, batch, created_at, pd: b
     as short_hash() of the list. The lead's id is the event's own `lead`, which the chain covers;
     leaving it out lets the digest be made before the id is known (while the file is being read)."""
     return _sha256(_dumps([external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None])).digest()[:16].hex()
-
-
-_sha256, _dumps = hashlib.sha256, orjson.dumps
 
 
 def record_rules(s: Session) -> None:
@@ -387,7 +385,7 @@ class _BatchWriter:
     def __init__(self, s: Session):
         self.s = s
         self.rows: list[tuple] = []
-        self.events: list[NewEvent] = []
+        self.events: list[tuple] = []
         self.by_agent_ids: dict[str, list[int]] = {}
         self.notify = s.team.notify is not None  # each agent is told of their new leads
         self.first_seq = (s.ledger.scalar("SELECT max(seq) FROM events") or 0) + 1  # of the pending events
@@ -396,8 +394,9 @@ class _BatchWriter:
     def next_seq(self) -> int:
         return self.first_seq + len(self.events)
 
-    def add(self, row: tuple | None, event: NewEvent) -> None:
-        """`row` (a lead row naming next_seq as its deciding event) or None, and its event."""
+    def add(self, row: tuple | None, event: tuple) -> None:
+        """`row` (a lead row naming next_seq as its deciding event) or None, and its event (a
+        NewEvent, or a plain tuple of its fields)."""
         if row is not None:
             self.rows.append(row)
             if self.notify and row[14]:

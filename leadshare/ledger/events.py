@@ -47,12 +47,12 @@ def append(conn: sqlite3.Connection, events: Iterable[NewEvent], *, at: str, act
     seq, prev = head(conn)
     first = seq + 1
     rows = []
-    add, sha256, dumps = rows.append, hashlib.sha256, orjson.dumps
-    for type_, lead, agent, data in events:
+    add = rows.append
+    for type_, lead, agent, data in events:  # NewEvents, or plain tuples of their fields
         seq += 1
         if type(data) is not str:
             data = canonical(data or {}).decode()
-        prev = sha256(prev + dumps([seq, at, actor, type_, lead, agent, data])).digest()  # link(), inline: an import links a million times
+        prev = link(prev, seq, at, actor, type_, lead, agent, data)
         add((seq, at, actor, type_, lead, agent, data, prev))
     conn.executemany(
         "INSERT INTO events (seq, at, actor, type, lead, agent, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
