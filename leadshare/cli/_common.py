@@ -18,7 +18,8 @@ from typer.exceptions import TyperException
 from leadshare.errors import EXIT_REFUSED, LeadshareError, RulesError
 
 DbOption = Annotated[
-    Optional[Path], typer.Option("--db", help="Ledger file [env LEADSHARE_DB; default ./leadshare.db].", show_default=False)
+    Optional[str],
+    typer.Option("--db", help="Ledger file or postgresql:// URL [env LEADSHARE_DB; default ./leadshare.db].", show_default=False),
 ]
 RulesOption = Annotated[
     Optional[Path],
@@ -70,6 +71,10 @@ class LeadshareGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
             if _debug_wanted() or isinstance(exc, TyperException):  # usage errors: Typer words them
                 raise
+            if type(exc).__module__.startswith("psycopg"):  # the server, met mid-command
+                from leadshare.ledger.postgres.connect import query_error
+
+                fail(query_error(exc, where(ctx).db))
             # only the type: a message could carry a customer's phone number
             print(
                 f"leadshare: unexpected {type(exc).__name__}; nothing was changed. Run again with --debug for details.",
@@ -91,15 +96,22 @@ def fail(exc: LeadshareError) -> None:
 class Where:
     """Resolved locations: command option, then the option before the command, then env, then default."""
 
-    db: Path
+    db: str  # a file path or a postgresql:// URL (a Path would fold the URL's //)
     rules: Path
     actor: str | None
 
+    @property
+    def db_name(self) -> str:
+        """The ledger as it may be printed (a URL's password masked)."""
+        from leadshare.ledger import display_name
 
-def where(ctx: typer.Context, db: Path | None = None, rules: Path | None = None, actor: str | None = None) -> Where:
+        return display_name(self.db)
+
+
+def where(ctx: typer.Context, db: str | None = None, rules: Path | None = None, actor: str | None = None) -> Where:
     root = ctx.find_root().params if ctx else {}
     return Where(
-        db=Path(db or root.get("db") or os.environ.get("LEADSHARE_DB") or "leadshare.db"),
+        db=str(db or root.get("db") or os.environ.get("LEADSHARE_DB") or "leadshare.db"),
         rules=Path(rules or root.get("rules") or os.environ.get("LEADSHARE_RULES") or "rules.yaml"),
         actor=actor or root.get("as_") or os.environ.get("LEADSHARE_AGENT") or None,
     )
@@ -109,9 +121,9 @@ _open_ledgers: list = []
 
 
 def open_ledger(w: Where):
-    from leadshare.ledger.store import Ledger
+    from leadshare.ledger import open_ledger as open_at
 
-    ledger = Ledger.open(w.db)
+    ledger = open_at(w.db)
     _open_ledgers.append(ledger)
     return ledger
 

@@ -103,7 +103,7 @@ def backup(
         raise LeadshareError(f"{target}: already exists", "choose a new file name; a backup never overwrites")
     ledger = open_ledger(w)
     ledger.backup_to(str(target))
-    console().print(f"backed up {w.db} to {target} ({ledger.event_count()} events)")
+    console().print(f"backed up {w.db_name} to {target} ({ledger.event_count()} events)")
 
 
 @app.command("tiers")
