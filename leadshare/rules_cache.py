@@ -22,7 +22,7 @@ from leadshare import models
 _FORMAT = b"leadshare-rules-cache 1\n"
 # The validators whose code or data decide whether a file is valid and what it means.
 _VALIDATORS = ("pydantic", "yaml", "phonenumbers", "holidays", "zoneinfo")
-_OWN_CODE = ("config.py", "models.py", "clock.py", "rules_cache.py")
+_OWN_CODE = ("models.py", "clock.py", "rules_cache.py")
 
 
 def load_team(path: str | os.PathLike) -> models.Team:
@@ -63,6 +63,8 @@ def _key(raw: bytes, name: str) -> bytes:
     h.update(os.path.expanduser("~").encode("utf-8", "surrogateescape") + b"\0")
     here = os.path.dirname(os.path.abspath(__file__))
     origins = [os.path.join(here, f) for f in _OWN_CODE]
+    rules_package = os.path.join(here, "config")
+    origins += sorted(os.path.join(rules_package, f) for f in os.listdir(rules_package) if f.endswith(".py"))
     for module in _VALIDATORS:
         spec = importlib.util.find_spec(module)
         if spec is not None and spec.origin:
