@@ -13,7 +13,7 @@ import phonenumbers
 from leadshare import models
 from leadshare.config.hours import DAY_SHORT, parse_days
 from leadshare.config.nodes import Doc, Loc, Problem, at
-from leadshare.config.values import DEFAULT_STATUSES, phone_e164, shown, suggest
+from leadshare.config.values import DEFAULT_STATUSES, closest, phone_e164, shown, suggest
 
 Add = Callable[[Loc, str], None]
 
@@ -54,7 +54,9 @@ def _check_agents(data: dict, doc: Doc, add: Add) -> None:
         tier = agent.get("tier")
         if isinstance(tier, str) and tier.strip() and tier_names is not None and tier.strip() not in tier_names:
             known = f"tiers: {', '.join(tier_names)}" if tier_names else "no tiers are defined"
-            add(("agents", i, "tier"), f"unknown tier '{tier.strip()}' ({known})")
+            match = closest(tier.strip(), tier_names)
+            question = f"; did you mean '{match}'?" if match else ""
+            add(("agents", i, "tier"), f"unknown tier '{tier.strip()}' ({known}){question}")
         _check_hours_days(agent.get("hours"), ("agents", i, "hours"), add)
         phone = agent.get("phone")
         if isinstance(phone, str) and phone.strip() and phone_e164(phone, region) is None:

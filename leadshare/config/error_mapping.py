@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from leadshare.config.nodes import Doc, Loc, Problem, at
 from leadshare.config.schema import RulesFile
-from leadshare.config.values import shown, suggest
+from leadshare.config.values import ChoiceError, not_one_of, shown, suggest
 
 
 def _unwrap(tp: Any) -> Any:
@@ -82,6 +82,9 @@ def problem_from_pydantic(err: dict, doc: Doc) -> tuple[Loc, Problem]:
         return loc, (line, at(loc[:-1], f"unknown key '{key}'{suggest(key, _keys_at(loc[:-1]))}"))
     if kind == "missing":
         return loc, (line, at(loc[:-1], f"'{loc[-1]}' is required"))
+    if kind == "value_error" and isinstance(err["ctx"]["error"], ChoiceError):
+        error = err["ctx"]["error"]
+        return loc, (line, at(loc[:-1], not_one_of(str(loc[-1]), error.value, error.choices)))
     if kind in ("value_error", "assertion_error"):
         return loc, (line, at(loc, str(err["ctx"]["error"])))
     if kind in _TYPE_MESSAGES:

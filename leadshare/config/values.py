@@ -53,10 +53,23 @@ def shown(value: Any) -> str:
     return type(value).__name__
 
 
-def suggest(word: str, choices: Any) -> str:
-    """" (did you mean 'x'?)" for the closest of `choices`, or nothing when none is close."""
+def closest(word: Any, choices: Any) -> str | None:
+    """The one of `choices` that `word` was most likely meant to be, or None when none is close."""
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    return match[0] if match else None
+
+
+def suggest(word: Any, choices: Any) -> str:
+    """" (did you mean 'x'?)" for the closest of `choices`, or nothing when none is close."""
+    match = closest(word, choices)
+    return f" (did you mean '{match}'?)" if match else ""
+
+
+def not_one_of(name: str, value: Any, choices: Any) -> str:
+    """"NAME 'x' is not one of a, b, c; did you mean 'a'?" (the question only when one is close)."""
+    match = closest(value, choices) if isinstance(value, str) else None
+    question = f"; did you mean '{match}'?" if match else ""
+    return f"{name} {shown(value)} is not one of {', '.join(choices)}{question}"
 
 
 def _nonblank(value: str) -> str:
@@ -81,10 +94,20 @@ def _agent_id(value: str) -> str:
 AgentId = Annotated[str, AfterValidator(_agent_id)]
 
 
+class ChoiceError(ValueError):
+    """A value outside a fixed set of words; the message names the key, so it is worded where the
+    key's name is known (see `error_mapping`)."""
+
+    def __init__(self, value: Any, choices: tuple[str, ...]):
+        super().__init__(f"{shown(value)} is not one of {', '.join(choices)}")
+        self.value = value
+        self.choices = choices
+
+
 def _one_of(*choices: str) -> Any:
     def check(value: Any) -> str:
         if not isinstance(value, str) or value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}")
+            raise ChoiceError(value, choices)
         return value
 
     return Annotated[Any, AfterValidator(check)]
@@ -229,7 +252,8 @@ def check_pool(value: Any) -> models.Pool:
     if value == "all":
         return models.Pool(kind="all")
     if not isinstance(value, dict):
-        raise ValueError(f"{_POOL_HELP} (got {shown(value)})")
+        question = "; did you mean 'all'?" if isinstance(value, str) and closest(value, ["all"]) else ""
+        raise ValueError(f"{_POOL_HELP} (got {shown(value)}{question})")
     for key in value:
         if key not in ("skills", "territory"):
             raise ValueError(f"unknown key '{key}'{suggest(key, ('skills', 'territory'))} in the pool")
