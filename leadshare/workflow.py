@@ -364,7 +364,8 @@ def forget(s: Session, ref: str) -> dict:
             s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data={})], at=s.at, actor=s.actor)
             s.ledger.erase_personal(lead["id"], s.at)
             outbox.erase_personal(s.ledger, lead["id"])
-    return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint()}
+    return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint(),
+            "note": s.ledger.erasure_note()}
 
 
 def explain(ledger, ref: str) -> dict:

@@ -207,3 +207,15 @@ def test_eight_imports_from_separate_processes_lose_no_lead_and_own_none_twice(c
     assert owned == leads  # each lead one owner, in its one row
     assert seqs[0] == seqs[1]  # one unbroken chain
     verified(cli, pg_url)
+
+
+def test_forget_on_postgresql_says_that_copies_made_before_must_be_purged_by_their_own_retention(cli, tmp_path, pg_url):
+    write_csv(tmp_path / "leads.csv", lead_rows(1))
+    cli("import", "leads.csv", "--db", pg_url)
+    result = cli("forget", "1", "--as", "aisyah", "--db", pg_url)
+    assert result.exit_code == 0
+    assert "name, phone, email and notes erased" in result.stdout
+    assert "copies of this database made before (backups, replicas, archived or old WAL)" in " ".join(result.stdout.split())
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT name, phone, email FROM leadshare.leads").fetchall() == [(None, None, None)]
+    verified(cli, pg_url)

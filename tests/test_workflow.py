@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 from conftest import lead_rows, phone, write_csv
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def imported(cli, tmp_path, n=3, **env):

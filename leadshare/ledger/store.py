@@ -559,6 +559,10 @@ class Ledger:
     def _scrub_freed_space(self) -> None:
         self.conn.execute("PRAGMA secure_delete = ON")
 
+    def erasure_note(self) -> str | None:
+        """What `forget` cannot reach and the user must know of (nothing here: see checkpoint)."""
+        return None
+
     def checkpoint(self) -> bool:
         """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too.
         False when a reader still holds older pages and the WAL could not be emptied."""

@@ -201,3 +201,8 @@ class PostgresLedger(Ledger):
 
     def checkpoint(self) -> bool:
         return True
+
+    def erasure_note(self) -> str:
+        return ("note: copies of this database made before (backups, replicas, archived or old WAL) still hold "
+                "the erased details until their own retention purges them; the server reclaims the old row "
+                "versions at its next VACUUM")
