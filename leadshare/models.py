@@ -100,10 +100,12 @@ class Team:
     text: str = ""
 
     def agent(self, agent_id: str) -> Agent | None:
+        """By id, ignoring case as the rules file's uniqueness check does (`Pau` is `pau`)."""
         for a in self.agents:
             if a.id == agent_id:
                 return a
-        return None
+        folded = agent_id.casefold()
+        return next((a for a in self.agents if a.id.casefold() == folded), None)
 
     @property
     def closed_statuses(self) -> tuple[str, ...]:

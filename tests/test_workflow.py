@@ -40,9 +40,18 @@ def test_status_needs_a_note_where_the_rules_require_one(cli, tmp_path, rules):
     assert cli("status", "2", "contacted", "--note", "spoke to her", "--as", "ben").exit_code == 0
     shown = cli.json("show", "2")
     assert shown["status"] == "contacted" and shown["first_contact_at"] is not None
-    # a note added since the last status change also counts
-    cli("note", "2", "not interested after all", "--as", "ben")
-    assert cli("status", "2", "lost", "--as", "ben").exit_code == 0
+
+
+def test_a_move_into_a_status_that_requires_a_note_carries_its_own_note(cli, tmp_path, rules):
+    rules.write_text(rules.read_text().replace("after_hours: assign\n", "after_hours: assign\nrequire_note: [lost]\n"))
+    imported(cli, tmp_path)
+    assert cli("note", "2", "not interested after all", "--as", "ben").exit_code == 0
+    refused = cli("status", "2", "lost", "--as", "ben")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == 'leadshare: moving lead 2 to lost needs a note (add --note "what happened")'
+    assert cli.json("show", "2")["status"] == "new"
+    assert cli("status", "2", "lost", "--note", "bought elsewhere", "--as", "ben").exit_code == 0
+    assert cli.json("show", "2")["timeline"][-2]["data"]["text"] == "bought elsewhere"
 
 
 def test_unknown_status_is_refused_with_the_pipeline(cli, tmp_path):

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from typer._click.core import Context  # Typer's own copy of click, whose errors these are
+from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
@@ -25,39 +27,58 @@ RulesOption = Annotated[
     typer.Option("--rules", help="Rules file [env LEADSHARE_RULES; default ./rules.yaml].", show_default=False),
 ]
 AsOption = Annotated[
-    Optional[str], typer.Option("--as", help="Who is acting [env LEADSHARE_AGENT; default: system].", show_default=False)
+    Optional[str],
+    typer.Option("--as", help="Who is acting, an agent id or `system` [env LEADSHARE_AGENT].", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout instead of a table.")]
 NotifyOption = Annotated[bool, typer.Option("--notify", help="Deliver the notifications right after committing.")]
+
+
+# The names of an identity that is nobody on the roster: cron jobs and scripts, said explicitly.
+SYSTEM = "system"
+_JSON_WANTED = "leadshare.json"  # ctx.meta key: --json was on the command line
 
 
 def _debug_wanted() -> bool:
     return os.environ.get("LEADSHARE_DEBUG", "") not in ("", "0")
 
 
+def _json_wanted(ctx: Context | None) -> bool:
+    return bool(ctx and ctx.find_root().meta.get(_JSON_WANTED))
+
+
 class LeadshareGroup(TyperGroup):
-    """Accepts --debug anywhere on the line, and keeps every failure to one clear stderr line."""
+    """Accepts --debug anywhere on the line, and keeps every failure to one clear stderr line
+    (and, under --json, one JSON document on stdout, so a pipeline never reads a failure as empty
+    success)."""
 
     def parse_args(self, ctx, args):
-        if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
+        before_dashes = args[: args.index("--") if "--" in args else len(args)]
+        if "--debug" in before_dashes:
             args = [a for a in args if a != "--debug"]
             os.environ["LEADSHARE_DEBUG"] = "1"
+        ctx.meta[_JSON_WANTED] = "--json" in before_dashes
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
+        as_json = _json_wanted(ctx)
         try:
             return super().invoke(ctx)
         except LeadshareError as exc:
             if _debug_wanted():
                 raise
-            fail(exc)
+            fail(exc, as_json)
         except KeyboardInterrupt:
             if _debug_wanted():
                 raise
             from leadshare.ledger.store import interrupted_message
 
-            print(f"leadshare: {interrupted_message()}", file=sys.stderr)
-            raise typer.Exit(130)
+            _report(interrupted_message(), None, 130, as_json)
+        except UsageError as exc:  # Typer words these itself, on stderr
+            if as_json:
+                hint = f"see `{exc.ctx.command_path} --help`" if exc.ctx else None
+                _error_document(exc.format_message(), hint, exc.exit_code)
+            raise
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except sqlite3.Error as exc:  # a damaged or unreadable ledger file, met mid-command
@@ -66,21 +87,35 @@ class LeadshareGroup(TyperGroup):
             from leadshare.ledger.store import translate_error
 
             db = ctx.find_root().params.get("db") or os.environ.get("LEADSHARE_DB") or "the ledger"
-            fail(translate_error(exc, str(db)))
+            fail(translate_error(exc, str(db)), as_json)
         except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
             if _debug_wanted() or isinstance(exc, TyperException):  # usage errors: Typer words them
                 raise
             # only the type: a message could carry a customer's phone number
-            print(
-                f"leadshare: unexpected {type(exc).__name__}; nothing was changed. Run again with --debug for details.",
-                file=sys.stderr,
-            )
-            raise typer.Exit(EXIT_REFUSED)
+            _report(f"unexpected {type(exc).__name__}; nothing was changed",
+                    "run again with --debug for details", EXIT_REFUSED, as_json)
         finally:
             _close_ledgers()
 
 
-def fail(exc: LeadshareError) -> None:
+def _error_document(message: str, hint: str | None, exit_code: int) -> None:
+    import orjson
+
+    error = {"message": message, "hint": hint, "exit_code": exit_code}
+    sys.stdout.write(orjson.dumps({"error": error}, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _report(message: str, hint: str | None, exit_code: int, as_json: bool) -> None:
+    if as_json:
+        _error_document(message, hint, exit_code)
+    print(f"leadshare: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+    raise typer.Exit(exit_code)
+
+
+def fail(exc: LeadshareError, as_json: bool = False) -> None:
+    if as_json:
+        _error_document(exc.message, exc.hint, exc.exit_code)
     lines = exc.lines() if isinstance(exc, RulesError) else [str(exc)]
     for line in lines:
         print(f"leadshare: {line}" if not isinstance(exc, RulesError) else line, file=sys.stderr)
@@ -149,22 +184,30 @@ def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str 
     return w, team, open_ledger(w)
 
 
-def session(w: Where, need_agent: bool = False):
-    """Ledger + rules + actor + now, for a use case."""
+def session(w: Where, acting: str | None = None):
+    """Ledger + rules + actor + now, for a use case. `acting` names a command that changes a lead
+    as a person: it needs an identity, so a forgotten --as never passes as the system's."""
     from leadshare import clock
-    from leadshare.services import Session, find_agent
-
+    from leadshare.services import Session
     from leadshare.tiers import with_earned_tiers
 
     rules_file = load_team(w)  # a bad rules file stops here, before the ledger is touched
+    if acting and not w.actor:
+        raise LeadshareError(f"who is acting? `{acting}` changes a lead as a person",
+                             "pass --as AGENT_ID or set LEADSHARE_AGENT (a script: --as system)")
+    actor = acting_id(rules_file, w.actor)
     ledger = open_ledger(w)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
-    actor = w.actor or "system"
-    if w.actor:
-        find_agent(team, w.actor)
-    elif need_agent:
-        raise LeadshareError("this command needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
     return Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
+
+
+def acting_id(team, given: str | None) -> str:
+    """The roster's spelling of who acts (`--as Pau` is `pau`); no identity is the system."""
+    from leadshare.services import find_agent
+
+    if not given or given.strip().casefold() == SYSTEM:
+        return SYSTEM
+    return find_agent(team, given.strip()).id
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:

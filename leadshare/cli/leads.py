@@ -9,7 +9,8 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, optional_team, reading, table, where,
+    AsOption, DbOption, JsonOption, RulesOption, acting_id, console, emit, local_time, open_ledger, optional_team, reading, table,
+    where,
 )
 from leadshare.errors import LeadshareError
 
@@ -42,8 +43,8 @@ def mine(
     if not w.actor:
         raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
     team = optional_team(w)
-    if team is not None and team.agent(w.actor) is None:
-        raise LeadshareError(f"no agent '{w.actor}' in {team.path}", "agents: " + ", ".join(a.id for a in team.agents))
+    if team is not None:
+        w.actor = acting_id(team, w.actor)
     ledger = open_ledger(w)
     now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
     rows = ledger.leads_of(w.actor, include_closed=all_)

@@ -57,7 +57,15 @@ def leave_add(
     from leadshare import workflow
 
     out = workflow.add_leave(session(where(ctx, db, rules, as_)), agent, start, end, reason)
-    emit(out, json_, lambda: console().print(f"leave {out['id']}: {agent} {out['from']} to {out['to']}"))
+
+    def render() -> None:
+        if not out["already_recorded"]:
+            console().print(f"leave {out['id']}: {out['agent']} {out['from']} to {out['to']}")
+        else:
+            where_kept = f"as leave {out['id']}" if out["id"] else "in the rules file"
+            console().print(f"{out['agent']}'s leave {out['from']} to {out['to']} is already recorded {where_kept}; nothing changed")
+
+    emit(out, json_, render)
 
 
 @leave_app.command("list")
