@@ -63,7 +63,8 @@ def leave_add(
             console().print(f"leave {out['id']}: {out['agent']} {out['from']} to {out['to']}")
         else:
             where_kept = f"as leave {out['id']}" if out["id"] else "in the rules file"
-            console().print(f"{out['agent']}'s leave {out['from']} to {out['to']} is already recorded {where_kept}; nothing changed")
+            console().print(f"{out['agent']}'s leave {out['from']} to {out['to']} is already recorded {where_kept}; nothing changed",
+                            soft_wrap=True)
 
     emit(out, json_, render)
 

@@ -128,7 +128,7 @@ def reassign(
             console().print(f"lead {result['lead']}: {result['from']} -> {result['to']}")
 
     for warning in result["warnings"]:
-        console(stderr=True).print(f"warning: {warning}")
+        console(stderr=True).print(f"warning: {warning}", soft_wrap=True)
     emit(result, json_, render)
     if not dry_run:
         deliver_if_asked(s, notify)
@@ -143,7 +143,7 @@ def _exit_if_leads_stayed(result: dict, from_: str | None) -> None:
     shown = ", ".join(map(str, stayed[:20])) + (f" and {len(stayed) - 20:,} more" if len(stayed) > 20 else "")
     verb = "would stay" if result["dry_run"] else "stay"
     console(stderr=True).print(f"leadshare: {len(stayed)} leads {verb} with {from_}, nobody eligible took them: {shown} "
-                               f"(see `leadshare explain LEAD`; hand them over with --to AGENT)")
+                               f"(see `leadshare explain LEAD`; hand them over with --to AGENT)", soft_wrap=True)
     raise typer.Exit(EXIT_ATTENTION)
 
 
