@@ -289,6 +289,13 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
 # ---- SLA sweep --------------------------------------------------------------------------------
 
 
+def _wall(s: Session, iso: str) -> str:
+    """A time written into a note or a message for people: the team's wall clock, with its zone."""
+    from leadshare import clock
+
+    return f"{clock.wall_clock(iso, s.team.timezone)} {s.team.timezone}"
+
+
 def sweep(s: Session) -> tuple[dict, int]:
     """Leads not contacted in time move on by the rules (never back to someone who had them), or
     escalate to the managers after `max_reassign`; `on_breach: notify` only warns. Idempotent at
@@ -308,7 +315,7 @@ def sweep(s: Session) -> tuple[dict, int]:
                 )
                 s.ledger.update_lead(lead["id"], warned_at=s.at)
                 _enqueue(s, [(seq, notification(s, "sla_warning", lead, lead["agent"],
-                                                f"Lead {lead['id']} was due for first contact at {lead['sla_due']}", lead["sla_due"]))])
+                                                f"Lead {lead['id']} was due for first contact at {_wall(s, lead['sla_due'])}", lead["sla_due"]))])
                 warned += 1
                 continue
             if lead["escalated_at"]:
@@ -320,7 +327,7 @@ def sweep(s: Session) -> tuple[dict, int]:
             if agent is not None:
                 decider.loads[lead["agent"]] = max(0, decider.loads.get(lead["agent"], 0) - 1)
                 _move(s, [(lead, agent, {"sla": True, "by_rules": True, **extra})],
-                      f"not contacted by {lead['sla_due']} (SLA {team.sla.first_contact})", decider)
+                      f"not contacted by {_wall(s, lead['sla_due'])} (SLA {team.sla.first_contact})", decider)
                 reassigned += 1
                 continue
             managers = [a.id for a in team.agents if a.is_manager and a.active]
@@ -333,7 +340,7 @@ def sweep(s: Session) -> tuple[dict, int]:
             )
             s.ledger.update_lead(lead["id"], escalated_at=s.at)
             _enqueue(s, [(seq, notification(s, "escalated", lead, m,
-                                            f"Lead {lead['id']} escalated: not contacted by {lead['sla_due']}; {why}")) for m in managers])
+                                            f"Lead {lead['id']} escalated: not contacted by {_wall(s, lead['sla_due'])}; {why}")) for m in managers])
             escalated += 1
         decider.save()
     result = {"checked": checked, "reassigned": reassigned, "escalated": escalated, "warned": warned}

@@ -140,7 +140,7 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
     before = cli.json("fairness")
     with sqlite3.connect("leadshare.db") as conn:  # as a ledger written before schema step 2
         conn.executescript(
-            "DROP INDEX leads_open_agent; DROP INDEX leads_contacted; "
+            "DROP INDEX leads_open_urgency; DROP INDEX leads_created; DROP INDEX leads_contacted; "
             "DROP TRIGGER leads_recounted; DROP TABLE assignment_counts; "
             "CREATE INDEX leads_assigned_at ON leads (assigned_at); DROP INDEX events_rare_type; "
             "CREATE INDEX events_rare_type ON events (type, seq) WHERE type NOT IN ('assigned', 'queued', 'duplicate'); "
@@ -157,7 +157,7 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
         plan = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM leads WHERE agent = 'ben' AND {OPEN_LEADS}"))
         rare = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM events WHERE type = 'note' AND {RARE_EVENTS}"))
     # `mine` on years of closed leads visits only the open ones; `log --type note` only the rare events
-    assert "leads_open_agent" in plan and "events_rare_type" in rare
+    assert "leads_open_urgency" in plan and "events_rare_type" in rare
     assert cli("verify").exit_code == 0
 
 

@@ -227,29 +227,43 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, markup=False)
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None):
+_RIGHT_ALIGNED = {"#", "id", "assigned", "expected", "share", "open", "capacity", "seq", "weight", "rows", "count", "diff", "lead"}
+# Cut, these would say something else (a phone one digit short, 14:0 for 14:05): they keep their
+# width, and the other columns wrap around them.
+NEVER_CUT = {"#", "id", "seq", "lead", "phone", "at", "SLA due", "from", "to", "next on duty", "this week"}
+SHORT = 10  # a column no wider than this is not worth cutting either: the long text columns wrap
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None, tz: str | None = None):
+    """Every table people read, made to fit the terminal: a column empty in every row is left out
+    before any value is cut, NEVER_CUT columns are never cut, and with `tz` a UTC time written
+    inside a cell's text is shown on the team's wall clock like the time columns."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
-    for c in columns:
-        justify = "right" if c.lower() in {"#", "id", "assigned", "expected", "share", "open", "capacity", "seq", "weight", "rows", "count", "diff"} else "left"
-        t.add_column(c, justify=justify)
-    for r in rows:
-        t.add_row(*[Text("" if v is None else str(v)) for v in r])
+    from leadshare import clock
+
+    cells = [["" if v is None else clock.wall_clock_in_text(str(v), tz) for v in r] for r in rows]
+    keep = [i for i, _ in enumerate(columns) if not cells or any(r[i] for r in cells)]
+    t = Table(title=title, caption=caption, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True, padding=(0, 1, 0, 0), title_justify="left", caption_justify="left")
+    for i in keep:
+        name = columns[i]
+        widest = max((len(r[i]) for r in cells), default=0)
+        whole = name in NEVER_CUT or max(widest, len(name)) <= SHORT
+        t.add_column(name, justify="right" if name.lower() in _RIGHT_ALIGNED else "left", no_wrap=whole,
+                     min_width=max(widest, len(name)) if whole else None)
+    for r in cells:
+        t.add_row(*[Text(r[i]) for i in keep])
     return t
 
 
 def local_time(iso: str | None, tz: str | None) -> str:
     """A stored UTC timestamp as the team's wall clock, for tables."""
-    if not iso:
-        return ""
     from leadshare import clock
 
-    dt = clock.from_iso(iso)
-    if tz:
-        dt = dt.astimezone(clock.zone(tz))
-    return dt.strftime("%Y-%m-%d %H:%M")
+    return clock.wall_clock(iso, tz)
 
 
 def deliver_if_asked(s, notify: bool) -> None:

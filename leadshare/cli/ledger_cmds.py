@@ -49,8 +49,16 @@ def log(
     ]
 
     def render() -> None:
-        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "hash"],
-                              [[d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], d["hash"][:12]] for d in data]))
+        from leadshare.cli.leads import event_details
+
+        texts = ledger.note_texts([(d["seq"], d["lead"]) for d in data if d["type"] == "note"])
+        rows = []
+        for d in data:
+            event = {**d, "data": {**d["data"], "text": texts[d["seq"]]}} if d["seq"] in texts else d
+            rows.append([d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], event_details(event),
+                         d["hash"][:12]])
+        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "details", "hash"],
+                              rows, tz=tz))
 
     emit(data, json_, render)
 

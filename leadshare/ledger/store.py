@@ -52,9 +52,12 @@ def translate_error(exc: sqlite3.Error, path: str) -> LedgerError:
     return LedgerError(f"{path}: ledger error: {exc}", "run `leadshare verify`; --debug shows details")
 
 
-# Open leads, written out so SQLite matches it to the partial index leads_open_agent (a bound
+# Open leads, written out so SQLite matches it to the partial index leads_open_urgency (a bound
 # parameter would not match): an agent's open leads are read without visiting years of closed ones.
 OPEN_LEADS = " AND ".join(f"status <> '{s}'" for s in CLOSED_STATUSES)
+# Most urgent first: not contacted yet, by SLA due (none last), then the contacted ones. The
+# expressions are leads_open_urgency's, so open leads come in index order and LIMIT stops early.
+URGENCY = "first_contact_at IS NOT NULL, coalesce(sla_due, '~'), id"
 
 
 PAGE_SIZE = 16384
@@ -391,9 +394,15 @@ class Ledger:
         rows = self.query("SELECT * FROM leads WHERE external_id = ? ORDER BY id DESC LIMIT 1", (text,))
         return rows[0] if rows else None
 
-    def leads_of(self, agent: str, include_closed: bool) -> list[dict]:
+    def leads_of(self, agent: str, include_closed: bool, limit: int | None = None) -> list[dict]:
+        """An agent's leads, most urgent first; the first `limit` of them only, when given."""
         sql = "SELECT * FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {OPEN_LEADS}")
-        return self.query(sql + " ORDER BY sla_due IS NULL, sla_due, id", [agent])
+        return self.query(sql + f" ORDER BY {URGENCY}" + (" LIMIT ?" if limit is not None else ""),
+                          [agent] if limit is None else [agent, limit])
+
+    def count_leads_of(self, agent: str, include_closed: bool) -> int:
+        sql = "SELECT count(*) FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {OPEN_LEADS}")
+        return self.scalar(sql, [agent]) or 0
 
     def queued_leads(self, closed: Sequence[str]) -> list[dict]:
         """Leads waiting for an owner, oldest first (a lead closed while waiting waits no more)."""
@@ -573,6 +582,18 @@ class Ledger:
                 chunk,
             ):
                 out[lead] = text
+        return out
+
+    def note_texts(self, events: list[tuple[int, int]]) -> dict[int, str]:
+        """The text of each note event, by seq; `events` are its (seq, lead) pairs (notes are
+        indexed by lead)."""
+        wanted = {seq for seq, _ in events}
+        out: dict[int, str] = {}
+        for chunk in _chunks(sorted({lead for _, lead in events})):
+            marks = ",".join("?" * len(chunk))
+            for seq, text in self.conn.execute(f"SELECT seq, text FROM notes WHERE lead IN ({marks})", chunk):
+                if seq in wanted and text is not None:
+                    out[seq] = text
         return out
 
     def notes_of(self, lead_id: int) -> dict[int, dict]:
