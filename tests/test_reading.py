@@ -87,3 +87,14 @@ def test_log_table_has_a_details_column(cli, tmp_path):
     for text in ("3 rows: 3 imported, 0 duplicates, 0 rejected, 0 queued", "rule 'everyone' (round_robin)",
                  "call back Friday", "speaks Tamil", "ben -> chitra"):
         assert text in out, text
+
+
+def test_since_given_with_until_counts_back_from_until(cli, tmp_path):
+    imported(cli, tmp_path, lead_rows(3))  # Wed 2026-11-25 10:00
+    june = cli.json("fairness", "--since", "7d", "--until", "2026-06-30")
+    assert (june["since"], june["until"]) == ("2026-06-23T15:59:59+00:00", "2026-06-30T15:59:59+00:00")
+    assert sum(g["assigned"] for g in june["groups"]) == 0
+    day = cli.json("fairness", "--since", "1d", "--until", "2026-11-25T12:00")
+    assert day["since"] == "2026-11-24T04:00:00+00:00" and sum(g["assigned"] for g in day["groups"]) == 3
+    exported = cli("export", "--since", "1d", "--until", "2026-11-24T12:00", "--format", "json")
+    assert exported.exit_code == 0 and exported.stdout.strip() == "[]"

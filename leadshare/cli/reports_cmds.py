@@ -28,6 +28,18 @@ def period_end(text: str, now: datetime) -> datetime:
     return start
 
 
+def period(since: str | None, until: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as moments; a span given with --until counts back from it, not from
+    now (`--since 7d --until 2026-06-30` is the last week of June)."""
+    from leadshare import clock
+
+    end = period_end(until, now) if until else None
+    start = clock.parse_when(since, end if end is not None and clock.is_span(since) else now) if since else None
+    if start is not None and end is not None and end <= start:
+        raise LeadshareError(f"--since {since} is not before --until {until}", "give a period that starts before it ends")
+    return start, end
+
+
 @app.command("fairness")
 def fairness(
     ctx: typer.Context,
@@ -49,11 +61,11 @@ def fairness(
     team = load_team(w)
     ledger = open_ledger(w)
     now = clock.now(team.timezone)
-    start = clock.parse_when(since or "30d", now)
-    end = period_end(until, now) if until else now
-    if end <= start:
-        raise LeadshareError(f"--since {since or '30d'} is not before --until {until or 'now'}",
-                             "give a period that starts before it ends")
+    start, end = period(since or "30d", until, now)
+    if end is None:
+        end = now
+        if end <= start:
+            raise LeadshareError(f"--since {since} is not before now", "give a period that starts before it ends")
     data = reports.fairness(ledger, team, start, end, by=by)
 
     def render() -> None:
