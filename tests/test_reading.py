@@ -98,3 +98,10 @@ def test_since_given_with_until_counts_back_from_until(cli, tmp_path):
     assert day["since"] == "2026-11-24T04:00:00+00:00" and sum(g["assigned"] for g in day["groups"]) == 3
     exported = cli("export", "--since", "1d", "--until", "2026-11-24T12:00", "--format", "json")
     assert exported.exit_code == 0 and exported.stdout.strip() == "[]"
+
+
+def test_agents_table_shows_this_week_against_expected_and_leads_until_the_next_turn(cli, tmp_path):
+    imported(cli, tmp_path, lead_rows(4))  # aisyah, ben, chitra, aisyah: ben is next in 'everyone'
+    rows = {line.split()[0]: line for line in cli("agents", env={"COLUMNS": "250"}).stdout.splitlines() if line.strip()}
+    assert "this week" in rows["agent"] and "next lead in" in rows["agent"]
+    assert "2 of 1.3" in rows["aisyah"] and "'everyone' in 1" in rows["ben"] and "'everyone' in 2" in rows["chitra"]

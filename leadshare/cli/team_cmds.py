@@ -32,13 +32,20 @@ def agents(
     def render() -> None:
         console().print(table(
             f"team at {s.now:%a %Y-%m-%d %H:%M} ({s.team.timezone})",
-            ["agent", "name", "takes leads", "on duty", "open", "capacity", "tier", "weight"],
+            ["agent", "name", "takes leads", "on duty", "open", "capacity", "tier", "weight", "this week", "next lead in"],
             [[a["id"], a["name"], "yes" if a["available"] else f"no: {a['reason']}",
               "yes" if a["on_duty"] else (a["off_duty"] or "no"), a["open"],
-              "-" if a["capacity"] is None else a["capacity"], a["tier"] or "-", a["weight"]] for a in data],
+              "-" if a["capacity"] is None else a["capacity"], a["tier"] or "-", a["weight"],
+              f"{a['week']['assigned']} of {a['week']['expected']:.1f}", _next_turns(a["rotation"])] for a in data],
+            caption="this week: leads since Monday against what the rules intended; next lead in: leads each rule "
+                    "decides before this agent's turn, if everyone stays as available as now",
         ))
 
     emit(data, json_, render)
+
+
+def _next_turns(rotation: list[dict]) -> str:
+    return ", ".join(f"'{r['rule']}' in {r['leads_until_turn']}" for r in rotation if r["leads_until_turn"]) or "-"
 
 
 @leave_app.command("add")
