@@ -1,5 +1,6 @@
-"""`dashboard`: one self-contained page, checked in a real headless Chromium (CI installs it; a
-missing browser fails these tests rather than skipping them)."""
+"""`dashboard`: one self-contained page, checked in a real headless Chromium. CI installs it, and
+with CI set a missing browser fails these tests; on a developer's machine without one they skip,
+saying so."""
 
 from __future__ import annotations
 
@@ -29,8 +30,23 @@ NAMES = ["Aisyah Rahman", BEN, "Chitra Devi"]
 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    assert found, "Chromium is needed for the dashboard tests: apt-get install -y chromium (.ci/run installs it)"
-    return found
+    if found:
+        return found
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        pytest.fail("Chromium is needed for the dashboard tests and CI is set: install it (apt-get install -y chromium; "
+                    ".ci/run does)", pytrace=False)
+    pytest.skip("no Chromium installed: the page is not checked in a real browser here (apt-get install -y chromium; "
+                "CI runs these)")
+
+
+def test_without_chromium_the_browser_checks_skip_with_the_reason_except_under_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no Chromium installed"):
+        chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        chromium()
 
 
 def run_chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:

@@ -117,8 +117,7 @@ class Ledger:
                 # before the first table: bigger pages make a million-lead import ~5% faster and
                 # cost a single-lead read nothing it would notice
                 conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA cache_size = {CACHE_KIB}")  # bulk imports update several indexes
             ledger._migrate()
@@ -679,6 +678,26 @@ class Ledger:
 
     def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:
         return self.conn.execute("SELECT hash, data FROM candidate_sets")
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new ledger to WAL. The switch takes the file's exclusive lock without calling the
+    busy handler, so another process holding any lock on the new file at that moment (a second cron
+    job, a reader) made it fail at once as "busy": it waits for the lock like every other step."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def _seconds_between(start: str, end: str) -> float:
