@@ -277,3 +277,24 @@ def test_dashboard_of_an_empty_ledger(cli, tmp_path):
     assert cli("dashboard", "--out", "d.html").exit_code == 0
     html = (tmp_path / "d.html").read_text()
     assert "Nothing imported yet." in html and "No leads were assigned in this period." in html
+
+
+def test_the_dashboards_leads_created_in_a_period_are_read_through_an_index(cli, tmp_path):
+    """EXPLAIN QUERY PLAN of the very query the dashboard runs: a search of an index that covers it,
+    never a scan of every lead."""
+    from leadshare.ledger import reporting
+    from leadshare.ledger.store import Ledger
+
+    write_csv(tmp_path / "leads.csv", lead_rows(5))
+    assert cli("import", "leads.csv").exit_code == 0
+    ledger = Ledger.open(tmp_path / "leadshare.db")
+    statements: list[str] = []
+    ledger.conn.set_trace_callback(statements.append)
+    counted = reporting.created_between(ledger, "2026-11-01T00:00:00+00:00", "2026-11-30T00:00:00+00:00")
+    ledger.conn.set_trace_callback(None)
+    assert sum(r["n"] for r in counted) == 5
+    (query,) = [q for q in statements if "created_at" in q]
+    plan = " | ".join(r[3] for r in ledger.conn.execute("EXPLAIN QUERY PLAN " + query))
+    ledger.close()
+    assert "SEARCH leads USING COVERING INDEX leads_created (created_at>? AND created_at<?)" in plan, plan
+    assert "SCAN" not in plan, plan
