@@ -197,6 +197,7 @@ def main() -> None:
     cases.append(("mine --as AGENT --json, empty ledger", leadshare() + ["--db", str(empty), "--rules", str(rules), "mine",
                                                                           "--as", agent, "--json"], "< 200 ms"))
     cases.append((f"mine --as {agent} --json", base + ["mine", "--as", agent, "--json"], "< 250 ms"))
+    cases.append((f"mine --as {agent} (the table an agent reads)", base + ["mine", "--as", agent], "< 250 ms"))
     cases.append((f"show {mid} --json", base + ["show", str(mid), "--json"], "< 250 ms"))
     if have("explain"):
         cases.append((f"explain {mid} --json", base + ["explain", str(mid), "--json"], "< 250 ms"))
