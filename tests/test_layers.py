@@ -11,7 +11,7 @@ import typer
 
 from leadshare.cli import app
 
-PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.clock", "leadshare.contacts"]
+PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.export", "leadshare.clock", "leadshare.contacts"]
 
 
 @pytest.mark.parametrize("module", PURE)
