@@ -105,3 +105,11 @@ def test_agents_table_shows_this_week_against_expected_and_leads_until_the_next_
     rows = {line.split()[0]: line for line in cli("agents", env={"COLUMNS": "250"}).stdout.splitlines() if line.strip()}
     assert "this week" in rows["agent"] and "next lead in" in rows["agent"]
     assert "2 of 1.3" in rows["aisyah"] and "'everyone' in 1" in rows["ben"] and "'everyone' in 2" in rows["chitra"]
+
+
+def test_a_narrow_terminal_leaves_out_the_last_fairness_columns_and_says_which(cli, tmp_path):
+    imported(cli, tmp_path, lead_rows(6))
+    narrow = " ".join(cli("fairness", env={"COLUMNS": "60"}).stdout.split())
+    assert "agent assigned expected diff" in narrow and "exp.share" not in narrow.split("Wider")[0]
+    assert "Wider terminal or --json: contact, won, share, exp.share." in narrow
+    assert "Wider terminal" not in cli("fairness", env={"COLUMNS": "200"}).stdout

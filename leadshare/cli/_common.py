@@ -227,17 +227,20 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, markup=False)
 
 
-_RIGHT_ALIGNED = {"#", "id", "assigned", "expected", "share", "open", "capacity", "seq", "weight", "rows", "count", "diff", "lead"}
+_RIGHT_ALIGNED = {"#", "id", "assigned", "expected", "share", "exp.share", "open", "open/cap", "capacity", "seq", "weight",
+                  "rows", "count", "diff", "within", "in/out", "contact", "won", "lead"}
 # Cut, these would say something else (a phone one digit short, 14:0 for 14:05): they keep their
 # width, and the other columns wrap around them.
 NEVER_CUT = {"#", "id", "seq", "lead", "phone", "at", "SLA due", "from", "to", "next on duty", "this week"}
 SHORT = 10  # a column no wider than this is not worth cutting either: the long text columns wrap
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None, tz: str | None = None):
+def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None, tz: str | None = None,
+          droppable: list[str] = ()):
     """Every table people read, made to fit the terminal: a column empty in every row is left out
-    before any value is cut, NEVER_CUT columns are never cut, and with `tz` a UTC time written
-    inside a cell's text is shown on the team's wall clock like the time columns."""
+    before any value is cut, then the `droppable` ones from the last (the caption names them),
+    NEVER_CUT columns are never cut, and with `tz` a UTC time written inside a cell's text is shown
+    on the team's wall clock like the time columns."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -245,18 +248,32 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], caption:
     from leadshare import clock
 
     cells = [["" if v is None else clock.wall_clock_in_text(str(v), tz) for v in r] for r in rows]
+    widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
     keep = [i for i, _ in enumerate(columns) if not cells or any(r[i] for r in cells)]
+    dropped = _narrowed(keep, columns, widths, droppable, console().width)
+    if dropped:
+        caption = " ".join(filter(None, [caption, f"Wider terminal or --json: {', '.join(dropped)}."]))
     t = Table(title=title, caption=caption, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True, padding=(0, 1, 0, 0), title_justify="left", caption_justify="left")
     for i in keep:
         name = columns[i]
-        widest = max((len(r[i]) for r in cells), default=0)
-        whole = name in NEVER_CUT or max(widest, len(name)) <= SHORT
+        whole = name in NEVER_CUT or widths[i] <= SHORT
         t.add_column(name, justify="right" if name.lower() in _RIGHT_ALIGNED else "left", no_wrap=whole,
-                     min_width=max(widest, len(name)) if whole else None)
-    for r in cells:
+                     min_width=widths[i] if whole else None)
+    for r in cells:  # Text: a name like "[b]Ali[/b]" is data, not markup
         t.add_row(*[Text(r[i]) for i in keep])
     return t
+
+
+def _narrowed(keep: list[int], columns: list[str], widths: list[int], droppable, width: int) -> list[str]:
+    """Leave out droppable columns, the last first, while the table is wider than the terminal."""
+    dropped: list[str] = []
+    for i in sorted((i for i in keep if columns[i] in droppable), reverse=True):
+        if sum(widths[k] + 2 for k in keep) <= width:
+            break
+        keep.remove(i)
+        dropped.insert(0, columns[i])
+    return dropped
 
 
 def local_time(iso: str | None, tz: str | None) -> str:
