@@ -214,6 +214,8 @@ def test_agent_ids_match_ignoring_case(cli, tmp_path):
     assert cli.json("show", "3")["agent"] == "ben"
     assert cli.json("reassign", "--from", "Ben", "--to", "Chitra", "--reason", "moves", "--as", "aisyah")["moved"] == 2
     assert cli.json("leave", "add", "CHITRA", "2026-12-01", "2026-12-02", "--as", "aisyah")["agent"] == "chitra"
+    assert {e["agent"] for e in cli.json("log", "--agent", "Chitra")} == {"chitra"}
+    assert [r["id"] for r in orjson.loads(cli("export", "--agent", "CHITRA", "--format", "json").stdout)] == [2, 3]
 
 
 def test_reassigning_to_an_agent_on_leave_is_refused_unless_forced(cli, tmp_path):

@@ -128,6 +128,7 @@ def export(
         for a in agents:
             if team.agent(a) is None:
                 raise NotFound(f"--agent {a}: no agent '{a}' in {team.path}", "agents: " + ", ".join(x.id for x in team.agents))
+        agents = [team.agent(a).id for a in agents]  # the roster's spelling: `--agent Ben` is ben
     now = clock.now(team.timezone if team else "UTC")
     start, end = period(since, until, now)
     ledger = open_ledger(w)

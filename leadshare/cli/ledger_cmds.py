@@ -40,6 +40,8 @@ def log(
     w, team, ledger = reading(ctx, db, rules, as_)
     tz = team.timezone if team else "UTC"
     lead_id = find_lead(ledger, lead)["id"] if lead else None
+    if agent and team is not None and team.agent(agent) is not None:
+        agent = team.agent(agent).id  # the roster's spelling; an agent gone from it is matched as written
     since_at = clock.to_utc_iso(clock.parse_when(since, clock.now(tz))) if since else None
     rows = ledger.log(lead=lead_id, agent=agent, type_=type_, since=since_at, limit=limit)
     data = [
