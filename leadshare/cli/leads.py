@@ -137,7 +137,7 @@ def _standing(w, team, ledger) -> str:
     from leadshare.tiers import with_earned_tiers
 
     s = Session(ledger=ledger, team=with_earned_tiers(team, ledger.earned_tiers()), actor=w.actor, now=clock.now(team.timezone))
-    me = next(a for a in roster.roster(s) if a["id"] == w.actor)
+    (me,) = roster.roster(s, only=w.actor)
     cap = f"/{me['capacity']}" if me["capacity"] is not None else ""
     turns = ", ".join(f"'{r['rule']}' in {r['leads_until_turn']}" for r in me["rotation"] if r["leads_until_turn"])
     return (f"{w.actor}: {me['open']}{cap} open; this week {me['week']['assigned']} leads, "
