@@ -757,6 +757,17 @@ def test_rules_check_without_a_ledger_warns_about_no_field_and_creates_none(cli,
     assert not (tmp_path / "nowhere.db").exists() and not (tmp_path / "leadshare.db").exists()
 
 
+def test_rules_check_beside_a_file_that_is_not_a_ledger_still_checks_the_rules(cli, rules, tmp_path):
+    _rules_testing_fields(rules)
+    (tmp_path / "notes.db").write_text("not a database")
+    result = cli("rules", "check", "--db", "notes.db", "rules.yaml")
+    assert result.exit_code == 0 and " ".join(result.stdout.split()) == "rules.yaml: ok"
+    assert result.stderr.splitlines() == [
+        "leadshare: warning: notes.db: not a leadshare ledger (not an SQLite database); the rules' fields were not "
+        "compared with its leads"]
+    assert (tmp_path / "notes.db").read_text() == "not a database"
+
+
 def test_rules_check_reads_the_ledger_without_writing_it(cli, rules, tmp_path):
     _rules_testing_fields(rules)
     _import_one_lead(cli, tmp_path)

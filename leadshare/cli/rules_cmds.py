@@ -59,10 +59,15 @@ def _lead_fields(db: Path) -> set[str] | None:
     by checking) or it holds no lead yet."""
     if not db.is_file() or db.stat().st_size == 0:
         return None
-    from leadshare.ledger.store import Ledger
+    from leadshare.ledger.store import Ledger, translate_error
 
-    ledger = Ledger.open_readonly(str(db))
     try:
-        return None if ledger.has_no_leads() else ledger.lead_field_names()
-    finally:
-        ledger.close()
+        ledger = Ledger.open_readonly(str(db))
+        try:
+            return None if ledger.has_no_leads() else ledger.lead_field_names()
+        finally:
+            ledger.close()
+    except Ledger.DatabaseError as exc:  # the rules are still checked; only the comparison is lost
+        problem = translate_error(exc, str(db)).message
+        typer.echo(f"leadshare: warning: {problem}; the rules' fields were not compared with its leads", err=True)
+        return None
