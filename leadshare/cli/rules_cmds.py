@@ -45,7 +45,7 @@ def check(
     warnings = lint_team(team)
     lead_fields = _lead_fields(w.db)
     if lead_fields is not None:
-        warnings = sorted(warnings + lint_fields(team, lead_fields), key=lambda w: w[0])
+        warnings = sorted(warnings + lint_fields(team, lead_fields), key=lambda problem: problem[0])
     for line, message in warnings:
         typer.echo(f"{target}:{line}: warning: {message}", err=True)
     team_ok = f"{target}: ok" + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else "")
