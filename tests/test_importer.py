@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from leadshare.errors import InputError
 from leadshare.importer import (
     MAX_FIELD_CHARS,
-    _detect_delimiter,
     attr_name,
     header_key,
     parse_map_options,
@@ -24,6 +23,7 @@ from leadshare.importer import (
     rejects_csv_text,
     write_rejects,
 )
+from leadshare.importer.lines import detect_delimiter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 
@@ -111,8 +111,8 @@ def test_delimiter_is_detected(delimiter):
 def test_delimiter_counted_outside_quotes_and_tie_is_comma():
     parsed = read(f'"Name; Nick";"Phone, main";Email\nAli;"{ALI}";\n')  # the commas are quoted
     assert parsed.delimiter == ";" and parsed.columns == ["Name; Nick", "Phone, main", "Email"]
-    assert _detect_delimiter("a;b,c\n1,2,3;4;5\n") == ","  # tie on the header line
-    assert _detect_delimiter("\n\nphone\n1;2;3\n") == ","  # one column: only the header counts
+    assert detect_delimiter("a;b,c\n1,2,3;4;5\n") == ","  # tie on the header line
+    assert detect_delimiter("\n\nphone\n1;2;3\n") == ","  # one column: only the header counts
     assert read(f"phone\n{ALI}\n").delimiter == ","
 
 
@@ -127,7 +127,7 @@ def test_delimiter_counted_outside_quotes_and_tie_is_comma():
     ],
 )
 def test_delimiter_detection_follows_csv_quoting(header, expected):
-    assert _detect_delimiter(header) == expected
+    assert detect_delimiter(header) == expected
 
 
 def test_mixed_newlines_and_multiline_fields_keep_line_numbers():
@@ -497,7 +497,7 @@ def test_write_rejects_leaves_no_temp_file_when_it_fails(tmp_path, monkeypatch):
     def boom(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer.os, "fsync", boom)
+    monkeypatch.setattr(importer.rejects.os, "fsync", boom)
     with pytest.raises(OSError):
         write_rejects(tmp_path / "r.csv", read("name,phone\nAli,n/a\n"))
     assert list(tmp_path.iterdir()) == []
