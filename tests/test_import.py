@@ -47,6 +47,17 @@ def test_reimport_of_same_file_changes_nothing(cli, tmp_path):
     assert len(ledger_rows("events")) == events
 
 
+def test_reimport_reports_this_runs_counts_with_the_original_batch(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(3) + ["FB-X,No Contact,,,facebook,KL,residential"])
+    first = cli.json("import", "leads.csv", code=1)
+    again = cli.json("import", "leads.csv")
+    assert again["already_imported"] is True and again["batch"] == first["batch"]
+    assert again["rows"] == 4
+    counts = ("imported", "duplicates", "rejected", "assigned", "queued")
+    assert {k: again[k] for k in counts} == dict.fromkeys(counts, 0)
+    assert again["by_agent"] == {} and again["rejects_file"] is None
+
+
 def test_force_reads_again_but_rows_still_deduplicate(cli, tmp_path):
     write_csv(tmp_path / "leads.csv", lead_rows(3))
     cli.json("import", "leads.csv")
