@@ -301,3 +301,13 @@ def test_an_event_whose_json_cannot_be_cut_at_the_row_is_made_whole(cli, tmp_pat
     assert len(rows) == 3 and len(set(digests)) == 3 and all(len(d) == 32 for d in digests)
     assert all(orjson.loads(data)["rule"] == "everyone" for data, _ in rows)
     assert cli.json("verify")["ok"] is True
+
+
+def test_a_row_whose_cells_are_all_empty_is_skipped_with_a_warning_not_rejected(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(2) + [",,,,,,", ",,"])
+    result = cli("import", "leads.csv", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = orjson.loads(result.stdout)
+    assert out["rows"] == out["imported"] == 2 and out["rejected"] == 0  # blank lines are no rows of leads
+    assert "warning: leads.csv: skipped 2 blank lines" in result.stderr
+    assert not (tmp_path / "leads.rejected.csv").exists()

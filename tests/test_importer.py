@@ -148,13 +148,21 @@ def test_mixed_newlines_and_multiline_fields_keep_line_numbers():
     assert parsed.records[1].attrs["notes"] == "two\r\nlines"
 
 
-def test_blank_lines_are_skipped_and_counted_but_a_row_of_empty_cells_is_rejected():
-    parsed = read(f"\nname,phone\n\nAli,{ALI}\n\n\n,\n")
+def test_blank_lines_are_skipped_and_counted():
+    parsed = read(f"\nname,phone\n\nAli,{ALI}\n\n\n")
     assert names(parsed) == ["Ali"]
     assert parsed.records[0].line == 4
     assert parsed.blank_lines == 3
     assert "skipped 3 blank lines" in parsed.warnings
-    assert [(r.line, r.reason) for r in parsed.rejects] == [(7, "empty row (all 2 cells blank)")]
+    assert parsed.rejects == []
+
+
+def test_a_row_whose_cells_are_all_empty_is_skipped_with_a_warning_like_a_blank_line():
+    parsed = read(f"name,phone,email\nAli,{ALI},\n,,\n , ,\t\n,\n,,,,\n")
+    assert names(parsed) == ["Ali"]
+    assert parsed.rejects == []
+    assert parsed.blank_lines == 4 and parsed.rows == 5
+    assert "skipped 4 blank lines" in parsed.warnings
 
 
 # --- headers ----------------------------------------------------------------------------------

@@ -251,7 +251,10 @@ def _read_rows(
                 row, email_alt, email_fn, "email", (email, email_ok, e_raw, e_warn), columns, warnings)
 
         if not phone_ok and not email_ok:
-            reason = _no_contact(cells, plan, p_raw, p_warn, e_raw, e_warn)
+            if not any(map(_strip, cells)):  # only delimiters: nothing to reject, a blank line
+                blank += 1
+                continue
+            reason = _no_contact(plan, p_raw, p_warn, e_raw, e_warn)
             add_reject(Reject(row_no, line, cells, f"{reason}; {note}" if note else reason))
             continue
         if p_warn:
@@ -347,10 +350,8 @@ def _other_column(row, alts, normalize, label, current, columns, warnings):
     return value, usable, raw, warning
 
 
-def _no_contact(cells: list[str], plan: ColumnPlan, p_raw: str, p_warn, e_raw: str, e_warn) -> str:
+def _no_contact(plan: ColumnPlan, p_raw: str, p_warn, e_raw: str, e_warn) -> str:
     """The reject reason of a row with no usable phone or email."""
-    if not any(c.strip() for c in cells):
-        return f"empty row (all {len(cells)} cells blank)"
     parts = []
     if "phone" in plan.index or plan.phone_alt:
         parts.append(_unusable("phone", p_raw, p_warn))

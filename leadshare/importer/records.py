@@ -97,4 +97,5 @@ class ParsedFile:
 
 
 def blank_warning(blank: int) -> str:
+    """Blank lines and rows of empty cells alike: neither holds a lead, neither is a reject."""
     return f"skipped {blank} blank line{'s' if blank != 1 else ''}"
