@@ -232,6 +232,45 @@ def next_weighted(current: Mapping[str, int], cands: Sequence[Candidate], winner
 _UNSTARTED = RuleState()  # a rule that has not chosen anyone yet (never changed: states are replaced)
 
 
+def _returning_owner(agent: Agent | None, situation: Situation) -> Decision | None:
+    """A returning customer goes back to the owner it had, when that agent is available now."""
+    if agent is None:
+        return None
+    reason, off_duty = availability_reason(agent, situation)
+    if reason is not None:
+        return None
+    cand = Candidate(agent.id, True, None, agent.weight)
+    return Decision(agent=agent.id, rule=RETURNING_RULE, strategy="returning", candidates=(cand,), returning=True,
+                    off_duty=off_duty)
+
+
+def _strategy_state(rule: Rule, cands: Sequence[Candidate], prior: RuleState, roster: tuple[str, ...], team: Team,
+                    situation: Situation) -> dict[str, object]:
+    """What the rule's strategy decides from, recorded in the decision so that it can be re-derived."""
+    if rule.strategy == "weighted":
+        eligible = {c.agent for c in cands if c.eligible}
+        return {"current": {a: v for a, v in prior.current.items() if a in eligible}}
+    state: dict[str, object] = {"last": prior.last, "start": start_after(prior.last, roster, prior.roster)}
+    if rule.strategy == "least_loaded":
+        loads = {c.agent: situation.loads.get(c.agent, 0) for c in cands if c.eligible}
+        state["loads"] = loads
+        state["capacities"] = {a.id: a.capacity for a in team.agents if a.id in loads and a.capacity is not None}
+    return state
+
+
+def _choose(rule: Rule, cands: Sequence[Candidate], prior: RuleState, roster: tuple[str, ...], team: Team,
+            situation: Situation, skipped: tuple[tuple[str, str], ...]) -> tuple[Decision, RuleState]:
+    """The owner by the rule's strategy among candidates of whom some are eligible, and where the
+    rule's rotation stands after it."""
+    state = _strategy_state(rule, cands, prior, roster, team, situation)
+    winner = pick(rule.strategy, cands, state)
+    assert winner is not None  # some candidate is eligible
+    current = next_weighted(prior.current, cands, winner) if rule.strategy == "weighted" else prior.current
+    decision = Decision(agent=winner, rule=rule.name, strategy=rule.strategy, candidates=cands, skipped=skipped,
+                        state=state, off_duty=winner in situation.off_duty)
+    return decision, RuleState(last=winner, roster=roster, current=current)
+
+
 def decide(
     lead: Mapping[str, object],
     team: Team,
@@ -253,22 +292,9 @@ def decide(
         roster = cache["roster"] = tuple(a.id for a in team.agents)
 
     if previous_owner is not None:
-        agent = team.agent(previous_owner)
-        if agent is not None:
-            reason, off_duty = availability_reason(agent, situation)
-            if reason is None:
-                cand = Candidate(agent.id, True, None, agent.weight)
-                return (
-                    Decision(
-                        agent=agent.id,
-                        rule=RETURNING_RULE,
-                        strategy="returning",
-                        candidates=(cand,),
-                        returning=True,
-                        off_duty=off_duty,
-                    ),
-                    None,
-                )
+        returning = _returning_owner(team.agent(previous_owner), situation)
+        if returning is not None:
+            return returning, None
 
     skipped: list[tuple[str, str]] = []
     for rule in team.rules:
@@ -290,46 +316,12 @@ def decide(
             if rule.fallback == "next":
                 skipped.append((rule.name, "nobody eligible"))
                 continue
-            return (
-                Decision(
-                    agent=None,
-                    rule=rule.name,
-                    strategy=rule.strategy,
-                    candidates=cands,
-                    queued_reason=f"nobody eligible in rule '{rule.name}'",
-                    skipped=tuple(skipped),
-                ),
-                None,
-            )
-        state: dict[str, object]
-        if rule.strategy == "weighted":
-            eligible = {c.agent for c in cands if c.eligible}
-            state = {"current": {a: v for a, v in prior.current.items() if a in eligible}}
-        else:
-            state = {"last": prior.last, "start": start_after(prior.last, roster, prior.roster)}
-            if rule.strategy == "least_loaded":
-                state["loads"] = {c.agent: situation.loads.get(c.agent, 0) for c in cands if c.eligible}
-                state["capacities"] = {
-                    a.id: a.capacity for a in team.agents if a.id in state["loads"] and a.capacity is not None
-                }
-        winner = pick(rule.strategy, cands, state)
-        assert winner is not None  # some candidate is eligible
-        current = next_weighted(prior.current, cands, winner) if rule.strategy == "weighted" else prior.current
-        decision = Decision(
-            agent=winner,
-            rule=rule.name,
-            strategy=rule.strategy,
-            candidates=cands,
-            skipped=tuple(skipped),
-            state=state,
-            off_duty=winner in situation.off_duty,
-        )
-        after = RuleState(last=winner, roster=roster, current=current)
+            queued = f"nobody eligible in rule '{rule.name}'"
+            return Decision(agent=None, rule=rule.name, strategy=rule.strategy, candidates=cands,
+                            queued_reason=queued, skipped=tuple(skipped)), None
+        decision, after = _choose(rule, cands, prior, roster, team, situation, tuple(skipped))
         if memo is not None:
             cache[memo] = (cands, decision, after)  # keeps cands alive, so its id stays its own
         return decision, after
 
-    return (
-        Decision(agent=None, rule=None, strategy=None, queued_reason="no rule matched", skipped=tuple(skipped)),
-        None,
-    )
+    return Decision(agent=None, rule=None, strategy=None, queued_reason="no rule matched", skipped=tuple(skipped)), None
