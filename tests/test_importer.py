@@ -314,12 +314,25 @@ def test_parse_map_options(items, expected):
     assert parse_map_options(items) == expected
 
 
-@pytest.mark.parametrize("bad", ["phone", "phone=", "=Tel", "colour=Tel"])
+@pytest.mark.parametrize("bad", ["phone", "phone=", "=Tel", "--=Tel"])
 def test_bad_map_option_names_the_option_and_the_accepted_fields(bad):
     with pytest.raises(InputError) as err:
         parse_map_options([bad])
     assert repr(bad) in err.value.message
     assert "phone, email" in err.value.message and "external_id" in err.value.message
+
+
+def test_map_names_any_attribute_not_only_a_contract_field():
+    text = f"Name,Phone,Product Interest,Lang\nAli,{ALI},Condo,ms\n"
+    parsed = read(text, mapping=parse_map_options(['product=Product Interest', 'Preferred Language=lang']))
+    assert parsed.records[0].attrs == {"product": "Condo", "preferred_language": "ms"}
+    assert parse_map_options(["Budget (RM)=B"]) == {"budget_rm": "B"}
+
+
+def test_map_of_an_attribute_takes_its_column_from_the_synonyms():
+    text = f"Name,Phone,Mobile\nAli,{ALI},{SITI}\n"
+    parsed = read(text, mapping=parse_map_options(["office=Phone"]))
+    assert parsed.records[0].phone == "+60139876543" and parsed.records[0].attrs == {"office": ALI}
 
 
 def test_map_given_twice_for_one_field_is_refused():

@@ -7,9 +7,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from leadshare.errors import InputError
+from leadshare.errors import ECHO_ITEMS, InputError, echo, echo_list
 
-# The fields a column can be mapped to (also the accepted FIELDs of --map).
+# The fields of a lead a column can be read as (--map also names any attribute).
 FIELDS = (
     "name",
     "first_name",
@@ -24,11 +24,15 @@ FIELDS = (
 )
 
 # Synonyms, in order of preference within a field; matched on header_key() (letters and digits
-# only, lowercase), so "Mobile No.", "mobile_no" and "MobileNo" are all "mobileno".
+# only, lowercase), so "Mobile No.", "mobile_no" and "MobileNo" are all "mobileno". Among them the
+# headers of HubSpot (`State/Region`, `Lead Status`, `Original Source`), Zoho (`Lead Source`,
+# `Mobile`), Facebook Lead Ads (`full_name`, `phone_number`, `id`) and Krayin (`emails`,
+# `contact_numbers`, whose cells hold lists). Later phone and email synonyms (`Work Phone`) are
+# the fallbacks tried when the first gives nothing usable.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": (
         "name", "full name", "lead name", "contact name", "customer name", "client name",
-        "your name", "nama", "nama penuh", "姓名", "名字",
+        "your name", "person name", "nama", "nama penuh", "姓名", "名字",
     ),
     "first_name": ("first name", "firstname", "given name", "forename", "fname"),
     "last_name": ("last name", "lastname", "surname", "family name", "lname"),
@@ -38,14 +42,23 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "tel no", "telephone", "telephone number", "whatsapp", "whatsapp number", "whatsapp no",
         "cell", "cell phone", "handphone", "no hp", "hp no", "no tel", "no telefon", "telefon",
         "nombor telefon", "your phone", "user phone", "电话", "手机", "手机号", "联系电话",
+        "phones", "phone numbers", "contact numbers", "mobile numbers", "mobiles", "telephones",
+        "primary phone", "work phone", "business phone", "home phone", "other phone",
     ),
     "email": (
         "email", "e-mail", "email address", "e-mail address", "email id", "mail", "emel",
         "alamat emel", "your email", "user email", "邮箱", "电子邮件",
+        "emails", "email addresses", "primary email", "work email", "business email", "personal email",
     ),
-    "source": ("source", "lead source", "channel", "lead channel", "utm source", "sumber"),
-    "region": ("region", "state", "territory", "area", "sales region", "sales territory", "negeri"),
-    "external_id": ("external id", "lead id", "ext id", "record id", "crm id"),
+    "source": (
+        "source", "lead source", "channel", "lead channel", "utm source", "sumber", "original source",
+        "source of lead",
+    ),
+    "region": (
+        "region", "state", "territory", "area", "sales region", "sales territory", "negeri",
+        "state/region", "state region", "state province", "province",
+    ),
+    "external_id": ("external id", "lead id", "ext id", "record id", "crm id", "contact id", "person id"),
     "owner": ("owner", "lead owner", "contact owner", "record owner", "assigned to"),
     "status": ("status", "lead status"),
 }
@@ -91,30 +104,38 @@ def _accepted_fields() -> str:
     return ", ".join(FIELDS)
 
 
+def map_target(name: str) -> str:
+    """What --map NAME=COLUMN reads the column as: a field ('Mobile' -> phone), else an attribute
+    under its snake_case name ('Product' -> product); '' for a name with no letter or digit."""
+    return _FIELD_ALIASES.get(header_key(name)) or attr_name(name)
+
+
 def parse_map_options(items: list[str] | tuple[str, ...] | None) -> dict[str, str]:
-    """['phone=Tel No', 'email=E'] -> {'phone': 'Tel No', 'email': 'E'}."""
+    """['phone=Tel No', 'product=Product Interest'] -> {'phone': 'Tel No', 'product': 'Product Interest'}."""
     mapping: dict[str, str] = {}
     for item in items or ():
-        field_part, sep, column = item.partition("=")
-        fld = _FIELD_ALIASES.get(header_key(field_part)) if sep else None
+        name_part, sep, column = item.partition("=")
+        target = map_target(name_part) if sep else ""
         column = column.strip()
-        if not sep or not column or fld is None:
+        if not sep or not column or not target:
             raise InputError(
-                f"--map {item!r}: expected FIELD=COLUMN with FIELD one of {_accepted_fields()}",
-                "e.g. --map phone='Tel No' --map email=E-mail",
+                f"--map {echo(item)}: expected NAME=COLUMN with NAME a field ({_accepted_fields()}) or an attribute name",
+                "e.g. --map phone='Tel No' --map product='Product Interest'",
             )
-        if fld in mapping and mapping[fld] != column:
+        if target in mapping and mapping[target] != column:
             raise InputError(
-                f"--map {item!r}: {fld} is already mapped to {mapping[fld]!r}",
-                f"give --map {fld}=COLUMN once",
+                f"--map {echo(item)}: {target} is already mapped to {echo(mapping[target])}",
+                f"give --map {target}=COLUMN once",
             )
-        mapping[fld] = column
+        mapping[target] = column
     return mapping
 
 
 def _columns_list(columns: list[str]) -> str:
-    shown = [f"'{c}'" if c.strip() else f"(blank column {i})" for i, c in enumerate(columns, 1)]
-    return ", ".join(shown) if shown else "(none)"
+    if not columns:
+        return "(none)"
+    shown = [echo(c) if c.strip() else f"(blank column {i})" for i, c in enumerate(columns[:ECHO_ITEMS], 1)]
+    return echo_list(shown, len(columns))
 
 
 @dataclass(slots=True)
@@ -128,14 +149,15 @@ class ColumnPlan:
     attrs: tuple[tuple[int, str], ...]  # (column index, attribute name)
     mapping: dict[str, str]
     warnings: list[str]
+    read_as: dict[str, str]  # each column as written -> 'region' or 'attribute product_interest'
 
 
 def plan_columns(columns: list[str], user_map: dict[str, str], name: str) -> ColumnPlan:
     """Read the header: --map first, then the synonyms, then every other column as an attribute.
     Raises InputError for a --map naming no column, or a file with no phone and no email column."""
     keys = [header_key(c) for c in columns]
-    index, user_map = _mapped_columns(columns, keys, user_map, name)
-    alt = _matched_columns(keys, index, user_map)
+    index, user_map, named = _mapped_columns(columns, keys, user_map, name)
+    alt = _matched_columns(keys, index, user_map, set(named))
     _prefer_the_name_column(index, user_map)
     # Fallback phone/email columns: only when the field was matched, not when it was mapped.
     phone_alt = tuple(i for i in alt["phone"] if "phone" not in user_map and i != index.get("phone"))
@@ -149,51 +171,65 @@ def plan_columns(columns: list[str], user_map: dict[str, str], name: str) -> Col
     warnings: list[str] = []
     if "name" not in index and "first_name" not in index and "last_name" not in index:
         warnings.append("no name column: leads are imported without a name (use --map name=COLUMN)")
-    attrs = _attribute_columns(columns, index)
+    attrs = _attribute_columns(columns, index, named)
     warnings.extend(_repeated_columns(columns, keys, index, attrs))
     mapping = {fld: columns[i] for fld, i in index.items()}
-    return ColumnPlan(len(columns), index, phone_alt, email_alt, tuple(attrs), mapping, warnings)
+    read_as = _read_as(columns, index, attrs)
+    return ColumnPlan(len(columns), index, phone_alt, email_alt, tuple(attrs), mapping, warnings, read_as)
 
 
 def _mapped_columns(
     columns: list[str], keys: list[str], given: dict[str, str], name: str
-) -> tuple[dict[str, int], dict[str, str]]:
-    """--map wins: (field -> column index, field -> column as given), fields by their own names."""
+) -> tuple[dict[str, int], dict[str, str], dict[int, str]]:
+    """--map wins: (field -> column index, field -> column as given, column index -> attribute
+    name given), fields and attributes by their own names."""
     index: dict[str, int] = {}
     user_map: dict[str, str] = {}
-    for fld, wanted in given.items():
-        known = _FIELD_ALIASES.get(header_key(fld))
-        if known is None:
-            raise InputError(
-                f"--map {fld}={wanted}: unknown field {fld!r}", f"FIELD is one of {_accepted_fields()}"
-            )
-        fld = known
-        user_map[fld] = wanted
-        found = next((i for i, c in enumerate(columns) if c == wanted), None)
-        if found is None:
-            found = next((i for i, c in enumerate(columns) if c.strip().casefold() == wanted.strip().casefold()), None)
-        if found is None:
-            wk = header_key(wanted)
-            found = next((i for i, k in enumerate(keys) if k and k == wk), None)
+    named: dict[int, str] = {}
+    for target_given, wanted in given.items():
+        target = map_target(target_given)
+        shown = f"--map {echo(target_given)}={echo(wanted)}"
+        if not target:
+            raise InputError(f"{shown}: no name to read the column as",
+                             f"NAME is a field ({_accepted_fields()}) or an attribute name")
+        found = _column_named(columns, keys, wanted)
         if found is None:
             raise InputError(
-                f"{name}: --map {fld}={wanted}: no column {wanted!r}; columns found: {_columns_list(columns)}",
+                f"{name}: {shown}: no column {echo(wanted)}; columns found: {_columns_list(columns)}",
                 "give one of the columns found, as written in the header",
             )
-        if found in index.values():
-            other = next(f for f, i in index.items() if i == found)
+        other = named.get(found) or next((f for f, i in index.items() if i == found), None)
+        if other is not None:
             raise InputError(
-                f"{name}: --map {fld}={wanted}: column {columns[found]!r} is already mapped to {other}",
-                "map each column to one field",
+                f"{name}: {shown}: column {echo(columns[found])} is already mapped to {other}",
+                "map each column to one name",
             )
-        index[fld] = found
-    return index, user_map
+        if target in FIELDS:
+            user_map[target] = wanted
+            index[target] = found
+        else:
+            named[found] = target
+    return index, user_map, named
 
 
-def _matched_columns(keys: list[str], index: dict[str, int], user_map: dict[str, str]) -> dict[str, list[int]]:
-    """Synonyms, into `index`: the best-ranked synonym wins, then the leftmost column. Returns
-    every column matching phone and email, for the fallbacks."""
-    taken = set(index.values())
+def _column_named(columns: list[str], keys: list[str], wanted: str) -> int | None:
+    """The column --map names: as written, else ignoring case, else by its matching key."""
+    found = next((i for i, c in enumerate(columns) if c == wanted), None)
+    if found is None:
+        found = next((i for i, c in enumerate(columns) if c.strip().casefold() == wanted.strip().casefold()), None)
+    if found is None:
+        wk = header_key(wanted)
+        found = next((i for i, k in enumerate(keys) if k and k == wk), None)
+    return found
+
+
+def _matched_columns(
+    keys: list[str], index: dict[str, int], user_map: dict[str, str], named: set[int]
+) -> dict[str, list[int]]:
+    """Synonyms, into `index`: the best-ranked synonym wins, then the leftmost column; columns
+    --map named are no longer candidates. Returns every column matching phone and email, for
+    the fallbacks."""
+    taken = set(index.values()) | named
     best: dict[str, tuple[int, int]] = {}  # field -> (rank, column)
     alt: dict[str, list[int]] = {"phone": [], "email": []}
     bare_id: int | None = None
@@ -232,15 +268,20 @@ def _prefer_the_name_column(index: dict[str, int], user_map: dict[str, str]) -> 
                 del index[fld]
 
 
-def _attribute_columns(columns: list[str], index: dict[str, int]) -> list[tuple[int, str]]:
+def _attribute_columns(columns: list[str], index: dict[str, int], named: dict[int, str]) -> list[tuple[int, str]]:
     """Every column that is not a core field is kept as an attribute; owner/status under those
-    names. A later column named like a core one gets a suffix (`Phone`, `Phone` -> phone, phone_2)."""
+    names, one --map named under its name. A later column named like a core one (or like one
+    --map named) gets a suffix (`Phone`, `Phone` -> phone, phone_2)."""
     core = {i for f, i in index.items() if f not in ("owner", "status")}
     special = {index[f]: f for f in ("owner", "status") if f in index}
     used: dict[str, int] = {attr_name(columns[i]): i for i in sorted(core) if attr_name(columns[i])}
+    used.update({key: i for i, key in named.items()})
     attrs: list[tuple[int, str]] = []
     for i, col in enumerate(columns):
         if i in core:
+            continue
+        if i in named:
+            attrs.append((i, named[i]))
             continue
         base = special.get(i) or attr_name(col) or f"column_{i + 1}"
         key = base
@@ -263,16 +304,31 @@ def _repeated_columns(
     for i, k in enumerate(keys):
         if k:
             seen.setdefault(k, []).append(i)
+    attr_of = dict(attrs)
     for k, where in seen.items():
         if len(where) > 1:
             first = columns[where[0]].strip()
             role = next((f for f, i in index.items() if i == where[0]), None)
-            later = ", ".join(
-                next(a for j, a in attrs if j == i) for i in where[1:] if any(j == i for j, _ in attrs)
-            )
+            later = echo_list([attr_of[i] for i in where[1:ECHO_ITEMS + 1] if i in attr_of], len(where) - 1)
             used_as = f"used as {role}" if role else "kept"
+            places = echo_list([str(i + 1) for i in where[:ECHO_ITEMS]], len(where))
             warnings.append(
-                f"column {first!r} appears {len(where)} times (columns {', '.join(str(i + 1) for i in where)}):"
+                f"column {echo(first)} appears {len(where)} times (columns {places}):"
                 f" the first is {used_as}, later ones are kept as attributes {later}"
             )
     return warnings
+
+
+def _read_as(columns: list[str], index: dict[str, int], attrs: list[tuple[int, str]]) -> dict[str, str]:
+    """How each column was read, keyed by the column as written (a repeated or blank one by its
+    place): 'region', or 'attribute product_interest'."""
+    role = {i: fld for fld, i in index.items()}
+    for i, key in attrs:
+        role.setdefault(i, f"attribute {key}")  # owner and status stay themselves
+    read_as: dict[str, str] = {}
+    for i, col in enumerate(columns):
+        label = col.strip()
+        if not label or label in read_as:
+            label = f"{label or '(blank)'} (column {i + 1})"
+        read_as[label] = role[i]
+    return read_as

@@ -13,7 +13,7 @@ from operator import itemgetter
 
 from leadshare.bulk import paused_gc
 from leadshare.contacts import normalize_email, normalize_name, normalize_phone
-from leadshare.errors import InputError
+from leadshare.errors import InputError, echo
 from leadshare.importer.decoding import decode
 from leadshare.importer.header import ColumnPlan, plan_columns
 from leadshare.importer.lines import DELIMITER_NAMES, csv_records, detect_delimiter
@@ -50,6 +50,7 @@ def read_leads(
         delimiter=stream.delimiter,
         columns=stream.columns,
         mapping=stream.mapping,
+        read_as=stream.read_as,
         rejects=stream.rejects,
         warnings=stream.warnings,
     )
@@ -104,6 +105,7 @@ def open_leads(
         delimiter=delimiter,
         columns=header,
         mapping=plan.mapping,
+        read_as=plan.read_as,
         warnings=file_warnings,
         bytes_total=len(payload),
         estimated_rows=max(lines - 1, 0) if lines else 0,
@@ -330,7 +332,7 @@ def _oversized(row: list[str], columns: list[str]) -> str | None:
     if big is None:
         return None
     col = columns[big].strip() or f"column {big + 1}"
-    return f"field too large: {col!r} holds {len(row[big]):,} characters (limit {MAX_FIELD_CHARS:,})"
+    return f"field too large: {echo(col)} holds {len(row[big]):,} characters (limit {MAX_FIELD_CHARS:,})"
 
 
 def _other_column(row, alts, normalize, label, current, columns, warnings):
@@ -343,7 +345,7 @@ def _other_column(row, alts, normalize, label, current, columns, warnings):
             res = normalize(alt)
             if res.usable or not raw:
                 if res.usable and raw:
-                    warnings.append(f"{label} {raw!r} is not usable; used {columns[j].strip()!r}")
+                    warnings.append(f"{label} {echo(raw)} is not usable; used {echo(columns[j].strip())}")
                 value, usable, raw, warning = res.value, res.usable, alt, res.warning
                 if usable:
                     break
@@ -368,4 +370,4 @@ def _unusable(label: str, raw: str, warning: str | None) -> str:
         return f"{label} is empty"
     if warning:
         return warning.removesuffix("; kept as written")
-    return f"{label} {raw!r} is not usable"
+    return f"{label} {echo(raw)} is not usable"

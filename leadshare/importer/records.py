@@ -53,6 +53,7 @@ class ParsedFile:
     rejects: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # file-level
     blank_lines: int = 0  # fully empty lines skipped
+    read_as: dict[str, str] = field(default_factory=dict)  # column -> how it was read (see ColumnPlan)
 
     _done: int = field(default=0, repr=False, compare=False)  # records handed out by chunks()
 

@@ -25,6 +25,7 @@ class ParsedStream:
     warnings: list[str]  # file-level; the blank-line count is added once the rows are read
     bytes_total: int
     estimated_rows: int  # from the line count: a hint for bulk writes, not a count
+    read_as: dict[str, str] = field(default_factory=dict)  # column -> how it was read (see ColumnPlan)
     rejects: list[Reject] = field(default_factory=list)
     blank_lines: int = 0
     records_read: int = 0
