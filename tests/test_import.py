@@ -425,3 +425,13 @@ def test_an_error_quotes_at_most_about_200_characters_of_a_value(cli, tmp_path):
     result = cli("import", "one-line.csv")
     assert result.exit_code == 2
     assert "(5,000,000 characters)" in result.stderr and len(result.stderr) < 1_000
+
+
+def test_a_utf8_file_with_a_bad_byte_keeps_its_chinese_names_and_warns_with_the_row(cli, tmp_path):
+    rows = [f"FB-1,张伟,{phone(1)},,facebook,KL,residential", f"FB-2,陈大文 \xff,{phone(2)},,facebook,KL,residential"]
+    data = (CSV_HEADER + "\n".join(rows) + "\n").encode("utf-8").replace("\xff".encode("utf-8"), b"\xff")
+    (tmp_path / "leads.csv").write_bytes(data)
+    result = cli("import", "leads.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: leads.csv row 2 (line 3): holds bytes that are not UTF-8" in result.stderr
+    assert "张伟" in cli("show", "1").stdout

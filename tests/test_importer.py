@@ -634,3 +634,19 @@ def test_a_file_refused_whole_is_refused_when_opened():
 
     with pytest.raises(InputError, match="no phone or email column"):
         open_leads(b"Name,Address\nAli,Jalan 1\n", name="bad.csv")
+
+
+def test_a_utf8_file_with_a_few_bad_bytes_is_read_as_utf8_and_the_rows_holding_them_are_named():
+    text = f"name,phone,notes\n张伟,{ALI},ok\nJosé Müller,{SITI},caf\xe9\n陈大文,{ABU},ok\n".encode("utf-8")
+    data = text.replace("caf\xe9".encode("utf-8"), b"caf\xe9")  # one cp1252 byte in a UTF-8 file
+    parsed = read_leads(data, name="leads.csv")
+    assert parsed.encoding == "utf-8"
+    assert names(parsed) == ["张伟", "José Müller", "陈大文"]
+    assert parsed.records[1].attrs["notes"] == "caf\ufffd"
+    assert [(row, w.split(":")[0]) for row, _, w in parsed.row_warnings] == [(2, "holds bytes that are not UTF-8, read as \ufffd")]
+    assert any("1 byte not UTF-8" in w for w in parsed.warnings)
+
+
+def test_a_file_that_is_not_utf8_is_still_read_as_cp1252():
+    parsed = read_leads(f"name,phone\nJosé Müller,{ALI}\nFrançois,{SITI}\n".encode("cp1252"), name="leads.csv")
+    assert parsed.encoding == "cp1252" and names(parsed) == ["José Müller", "François"]

@@ -28,6 +28,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+REPLACEMENT = "\ufffd"  # what a byte that is not UTF-8 is read as
 _HINT_EXPORT = "save or export it from the spreadsheet as CSV (UTF-8)"
 
 
@@ -50,16 +51,17 @@ class Text:
     head: str  # the first characters, for delimiter detection and the binary check
     warnings: list[str]
     raw: io.BytesIO | None = None  # the bytes being read by lines(): its position is the progress
+    errors: str = "strict"  # "replace": UTF-8 with a few bad bytes, each read as REPLACEMENT
 
     def lines(self):
         self.raw = io.BytesIO(self.payload)
-        return io.TextIOWrapper(self.raw, encoding=self.codec, newline="")
+        return io.TextIOWrapper(self.raw, encoding=self.codec, errors=self.errors, newline="")
 
     def bytes_read(self) -> int:
         return self.raw.tell() if self.raw is not None else 0
 
     def whole(self) -> str:
-        return self.payload.decode(self.codec)
+        return self.payload.decode(self.codec, self.errors)
 
 
 def _head(payload: bytes, codec: str) -> str:
@@ -118,11 +120,16 @@ def _wide_without_bom(data: bytes, nuls: int, inner: int, name: str) -> Text | N
 
 
 def _narrow(data: bytes, name: str, warnings: list[str]) -> Text:
-    """UTF-8, else cp1252 unless it reads as a double-byte encoding, else charset-normalizer."""
+    """UTF-8 (also with a few bad bytes), else cp1252 unless it reads as a double-byte encoding,
+    else charset-normalizer."""
     for codec, note in (("utf-8", None), ("cp1252", "decoded as cp1252 (the file is not valid UTF-8)")):
         try:
             data.decode(codec)
         except UnicodeDecodeError:
+            if codec == "utf-8" and (bad := _bad_utf8_bytes(data)):
+                warnings.append(f"{bad:,} byte{'s' if bad != 1 else ''} not UTF-8, each read as {REPLACEMENT}"
+                                " (the rows holding them are named)")
+                return _checked(Text(data, codec, codec, _head(data, codec), warnings, errors="replace"), name)
             continue
         head = _head(data, codec)
         if codec == "cp1252" and _looks_double_byte(head):
@@ -140,6 +147,16 @@ def _narrow(data: bytes, name: str, warnings: list[str]) -> Text:
         raise _not_text(name, "not UTF-8, not cp1252, and no other text encoding fits")
     warnings.append(f"decoded as {detected[1]} (detected; the file is neither UTF-8 nor cp1252)")
     return _utf8_of(detected, name, warnings)
+
+
+def _bad_utf8_bytes(data: bytes) -> int:
+    """How many bad bytes a file that is UTF-8 but for a few holds, or 0 when it is not UTF-8:
+    at least two well-formed non-ASCII characters for each bad byte. A cp1252 or GBK file has
+    none, or far fewer than its bad bytes (its pairs form UTF-8 only by chance)."""
+    text = data.decode("utf-8", "replace")
+    bad = text.count(REPLACEMENT) - data.count(REPLACEMENT.encode())
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad
+    return bad if 0 < bad and good >= 2 * bad else 0
 
 
 def _utf8_of(detected: tuple[str, str], name: str, warnings: list[str]) -> Text:

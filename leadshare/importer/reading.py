@@ -14,7 +14,7 @@ from operator import itemgetter
 from leadshare.bulk import paused_gc
 from leadshare.contacts import normalize_email, normalize_name, normalize_phone
 from leadshare.errors import InputError, echo
-from leadshare.importer.decoding import decode
+from leadshare.importer.decoding import REPLACEMENT, decode
 from leadshare.importer.header import ColumnPlan, plan_columns
 from leadshare.importer.lines import DELIMITER_NAMES, csv_records, detect_delimiter
 from leadshare.importer.records import ROW_WARNINGS_KEPT, LeadRecord, ParsedFile, Reject, blank_warning
@@ -24,6 +24,7 @@ from leadshare.importer.stream import ParsedStream
 MAX_FIELD_CHARS = 1_000_000
 _EMPTY_HINT = "give a CSV file with a header line and one lead a row"
 _NON_SPACE = re.compile(r"\S")
+_REPLACED = f"holds bytes that are not UTF-8, read as {REPLACEMENT}: check the row in the original file"
 _value = itemgetter(1)
 _strip = str.strip
 
@@ -112,8 +113,9 @@ def open_leads(
         row_warnings_kept=row_warnings,
         _bytes_read=source.bytes_read,
     )
+    replaced = source.errors == "replace"  # UTF-8 with a few bad bytes: name the rows holding them
     stream._rows = lambda size, share=(0, 1): _read_rows(
-        records_iter, plan, stream, region, default_source, len(payload), size, row_warnings, share
+        records_iter, plan, stream, region, default_source, len(payload), size, row_warnings, share, replaced
     )
     return stream
 
@@ -151,6 +153,7 @@ def _read_rows(
     chunk: int,
     keep_warnings: int,
     share: tuple[int, int] = (0, 1),
+    replaced: bool = False,
 ) -> Iterator[list[LeadRecord]]:
     """The per-row path: column indexes are resolved; keep this loop lean (1M rows), so it stays
     whole, with only the rare paths (oversized cells, other contact columns, a reject's reason)
@@ -160,7 +163,9 @@ def _read_rows(
     `parsed` as the rows are read. With a `share` (k, n) of n > 1, the rows are taken in pieces
     of `chunk` rows (records, rejects and blank lines alike) and only every n-th piece from the
     k-th is read: n readers of one file share the work and between them yield its pieces in
-    turn, each piece (empty ones too) in its place. The blank-line warning is then the caller's."""
+    turn, each piece (empty ones too) in its place. The blank-line warning is then the caller's.
+    `replaced`: the text has bytes that were not UTF-8, read as REPLACEMENT; a row holding one
+    gets a warning."""
     mine, readers = share
     ncols = plan.ncols
     columns = parsed.columns
@@ -224,6 +229,8 @@ def _read_rows(
                 add_reject(Reject(row_no, line, cells, why))
                 continue
         warnings: list[str] = [note] if note else []
+        if replaced and any(REPLACEMENT in c for c in row):
+            warnings.append(_REPLACED)
 
         # Phone: the matched column, then other phone columns when it gives nothing usable.
         p_raw = row[i_phone].strip() if i_phone is not None else ""
