@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -45,3 +46,16 @@ def test_help_starts_without_heavy_imports():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+@pytest.mark.parametrize("script", ["kill.py", "concurrency.py"])
+def test_stress_scripts_run_without_pytest(script):
+    """They share the tests' team and process helpers, which must not pull the test framework in."""
+    stress = Path(__file__).resolve().parent.parent / "stress"
+    code = (
+        "import runpy, sys; sys.modules['pytest'] = sys.modules['_pytest'] = None; "
+        f"sys.path.insert(0, {str(stress)!r}); sys.argv = [{script!r}, '--help']; "
+        f"runpy.run_path({str(stress / script)!r}, run_name='__main__')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: {script}"), done.stderr
