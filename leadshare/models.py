@@ -107,6 +107,15 @@ class Team:
         folded = agent_id.casefold()
         return next((a for a in self.agents if a.id.casefold() == folded), None)
 
+    def find(self, agent_id: str) -> Agent:
+        """The agent, or a NotFound naming the roster."""
+        agent = self.agent(agent_id)
+        if agent is None:
+            from leadshare.errors import NotFound
+
+            raise NotFound(f"no agent '{agent_id}' in {self.path}", "agents: " + ", ".join(a.id for a in self.agents))
+        return agent
+
     @property
     def closed_statuses(self) -> tuple[str, ...]:
         return CLOSED_STATUSES

@@ -17,7 +17,7 @@ from leadshare.bulk import paused_gc
 from leadshare.errors import LeadshareError, NotFound
 from leadshare.ledger.events import NewEvent, canonical
 from leadshare.ledger.store import BULK_LEADS, Ledger
-from leadshare.models import Agent, Decision, RuleState, Team
+from leadshare.models import Decision, RuleState, Team
 
 Progress = Callable[[int, int], None]
 
@@ -709,14 +709,6 @@ def find_lead(ledger: Ledger, ref: str) -> dict:
     if lead is None:
         raise NotFound(f"no lead '{ref}' in {ledger.path}", "use the id shown by `leadshare mine` or `leadshare log`, or the lead's external id")
     return lead
-
-
-def find_agent(team: Team, agent_id: str) -> Agent:
-    agent = team.agent(agent_id)
-    if agent is None:
-        known = ", ".join(a.id for a in team.agents)
-        raise NotFound(f"no agent '{agent_id}' in {team.path}", f"agents: {known}")
-    return agent
 
 
 def add_lead(s: Session, name: str, phone: str | None, email: str | None, source: str | None,

@@ -13,7 +13,7 @@ from leadshare.models import CLOSED_STATUSES, Agent
 from leadshare.ledger import outbox
 from leadshare.ledger.events import NewEvent
 from leadshare.services import (
-    Session, _Decider, _enqueue, find_agent, find_lead, lead_fields, notification, previous_leads, record_rules, short_hash,
+    Session, _Decider, _enqueue, find_lead, lead_fields, notification, previous_leads, record_rules, short_hash,
 )
 
 import orjson
@@ -161,7 +161,7 @@ def _handover_checks(decider: _Decider, target: Agent, count: int, force: bool) 
 
 
 def _active_target(s: Session, to: str) -> Agent:
-    target = find_agent(s.team, to)
+    target = s.team.find(to)
     if not target.active:
         raise Refused(f"{target.id} is inactive and takes no leads", "choose an active agent")
     return target
@@ -241,7 +241,7 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
     if s.team.agent(from_agent) is not None:
         from_agent = s.team.agent(from_agent).id
     elif not s.ledger.open_leads_of(from_agent):
-        find_agent(s.team, from_agent)  # unknown, and no leads left behind by someone who has gone
+        s.team.find(from_agent)  # unknown, and no leads left behind by someone who has gone
     if (to is None) == (not by_rules):
         raise LeadshareError("say where the leads go: --to AGENT or --by-rules", "one of the two, not both")
     target = _active_target(s, to) if to is not None else None
@@ -358,7 +358,7 @@ def _day(text: str, what: str) -> date:
 
 
 def add_leave(s: Session, agent_id: str, start: str, end: str, reason: str | None) -> dict:
-    agent = find_agent(s.team, agent_id)
+    agent = s.team.find(agent_id)
     agent_id = agent.id
     if s.actor != agent_id:
         _need_manager(s, "recording someone else's leave")

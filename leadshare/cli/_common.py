@@ -203,11 +203,9 @@ def session(w: Where, acting: str | None = None):
 
 def acting_id(team, given: str | None) -> str:
     """The roster's spelling of who acts (`--as Pau` is `pau`); no identity is the system."""
-    from leadshare.services import find_agent
-
     if not given or given.strip().casefold() == SYSTEM:
         return SYSTEM
-    return find_agent(team, given.strip()).id
+    return team.find(given.strip()).id
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
