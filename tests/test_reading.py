@@ -113,3 +113,10 @@ def test_a_narrow_terminal_leaves_out_the_last_fairness_columns_and_says_which(c
     assert "agent assigned expected diff" in narrow and "exp.share" not in narrow.split("Wider")[0]
     assert "Wider terminal or --json: contact, won, share, exp.share." in narrow
     assert "Wider terminal" not in cli("fairness", env={"COLUMNS": "200"}).stdout
+
+
+def test_a_terminal_too_narrow_for_whole_values_still_shows_every_column(cli, tmp_path):
+    imported(cli, tmp_path, lead_rows(3))
+    shown = cli("mine", "--as", "ben", env={"COLUMNS": "40"}).stdout
+    header = next(line for line in shown.splitlines() if line.lstrip().startswith("id"))
+    assert header.split()[:3] == ["id", "name", "phone"], header

@@ -248,16 +248,19 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], caption:
     cells = [["" if v is None else clock.wall_clock_in_text(str(v), tz) for v in r] for r in rows]
     widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
     keep = [i for i, _ in enumerate(columns) if not cells or any(r[i] for r in cells)]
-    dropped = _narrowed(keep, columns, widths, droppable, console().width)
+    width = console().width
+    dropped = _narrowed(keep, columns, widths, droppable, width)
     if dropped:
         caption = " ".join(filter(None, [caption, f"Wider terminal or --json: {', '.join(dropped)}."]))
+    whole = {i for i in keep if columns[i] in NEVER_CUT or widths[i] <= SHORT}
+    if sum(widths[i] + 2 for i in whole) + 8 * (len(keep) - len(whole)) > width:
+        whole = set()  # too narrow to keep them whole: every column gives way, rather than one vanishing
     t = Table(title=title, caption=caption, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True, padding=(0, 1, 0, 0), title_justify="left", caption_justify="left")
     for i in keep:
         name = columns[i]
-        whole = name in NEVER_CUT or widths[i] <= SHORT
-        t.add_column(name, justify="right" if name.lower() in _RIGHT_ALIGNED else "left", no_wrap=whole,
-                     min_width=widths[i] if whole else None)
+        t.add_column(name, justify="right" if name.lower() in _RIGHT_ALIGNED else "left", no_wrap=i in whole,
+                     min_width=widths[i] if i in whole else None)
     for r in cells:  # Text: a name like "[b]Ali[/b]" is data, not markup
         t.add_row(*[Text(r[i]) for i in keep])
     return t
