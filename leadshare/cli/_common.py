@@ -253,7 +253,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], caption:
     if dropped:
         caption = " ".join(filter(None, [caption, f"Wider terminal or --json: {', '.join(dropped)}."]))
     whole = {i for i in keep if columns[i] in NEVER_CUT or widths[i] <= SHORT}
-    if sum(widths[i] + 2 for i in whole) + 8 * (len(keep) - len(whole)) > width:
+    if sum(widths[i] + 2 for i in whole) + 3 * (len(keep) - len(whole)) > width:
         whole = set()  # too narrow to keep them whole: every column gives way, rather than one vanishing
     t = Table(title=title, caption=caption, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
               collapse_padding=True, padding=(0, 1, 0, 0), title_justify="left", caption_justify="left")
