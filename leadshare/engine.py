@@ -34,6 +34,27 @@ def field_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
+# The longer names a rule's field also finds on a lead that has no field of the short name: a
+# CRM's `Product Interest` or `Preferred Language` column is kept under its own snake_case name,
+# and leads imported before `State/Region` was read as the region keep it as `state_region`.
+FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "product": ("product_interest", "product_of_interest", "interested_in", "products"),
+    "language": ("preferred_language", "language_preference", "spoken_language"),
+    "region": ("state_region", "state_province", "province"),
+}
+
+
+def field_value(lead: Mapping[str, object], key: str) -> object:
+    """The lead's field `key` (a field_key), else the first of its FIELD_ALIASES with a value."""
+    value = lead.get(key)
+    if value is None or value == "":
+        for alias in FIELD_ALIASES.get(key, ()):
+            found = lead.get(alias)
+            if found is not None and found != "":
+                return found
+    return value
+
+
 def _text(value: object) -> str:
     return str(value).strip().casefold()
 
@@ -59,7 +80,9 @@ def why_not_matched(rule: Rule, lead: Mapping[str, object], cache: dict | None =
     for fkey, key, accepted_set, accepted in _conditions(rule, {} if cache is None else cache):
         value = lead.get(fkey)
         if value is None or str(value).strip() == "":
-            return f"{key} is empty"
+            value = field_value(lead, fkey)  # under a longer name (called on a miss only: 1M leads)
+            if value is None or str(value).strip() == "":
+                return f"{key} is empty"
         if _text(value) not in accepted_set:
             wanted = accepted[0] if len(accepted) == 1 else "one of " + ", ".join(accepted)
             return f"{key} is '{value}', not {wanted}"
@@ -79,7 +102,7 @@ def pool_reason(pool: Pool, agent: Agent, lead: Mapping[str, object]) -> str | N
         missing = [s for s in pool.skills if _text(s) not in have]
         return f"lacks skill {', '.join(missing)}" if missing else None
     if pool.kind == "territory":
-        value = lead.get(field_key(pool.field or "region"))
+        value = field_value(lead, field_key(pool.field or "region"))
         if value is None or str(value).strip() == "":
             return f"lead has no {pool.field}"
         if _text(value) not in {_text(t) for t in agent.territories}:
@@ -121,7 +144,9 @@ def candidates_for(
         return _candidates(rule, team, lead, situation)
     pool_value = None
     if rule.pool.kind == "territory":
-        value = lead.get(field_key(rule.pool.field or "region"))
+        value = lead.get(pool_key := field_key(rule.pool.field or "region"))
+        if value is None or value == "":
+            value = field_value(lead, pool_key)
         pool_value = None if value is None else _text(value)
     capped = cache.get("capped")
     if capped is None:
