@@ -63,12 +63,28 @@ class PostgresLedger(Ledger):
 
     @classmethod
     def open(cls, url: str) -> "PostgresLedger":
+        """The ledger in the database at `url`, its schema created or migrated on first use."""
+        return cls._opened(url, migrate=True)
+
+    @classmethod
+    def open_readonly(cls, url: str) -> "PostgresLedger | None":
+        """The ledger to read without changing the database; None when it holds none yet."""
+        return cls._opened(url, migrate=False)
+
+    @classmethod
+    def _opened(cls, url: str, migrate: bool) -> "PostgresLedger | None":
         ledger = cls(connect(url), url)
         try:
             ledger.conn.execute(f"SET search_path = {SCHEMA}")
-            ledger._migrate()
-        except psycopg.Error as exc:
+            if migrate:
+                ledger._migrate()
+            elif ledger._schema_version() == 0:
+                ledger.close()
+                return None
+        except (psycopg.Error, LedgerError) as exc:
             ledger.close()
+            if isinstance(exc, LedgerError):
+                raise
             raise ledger.translate(exc) from None
         return ledger
 
@@ -119,6 +135,7 @@ class PostgresLedger(Ledger):
         self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
     _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    _ATTRIBUTE_KEYS = "SELECT DISTINCT jsonb_object_keys(attrs::jsonb) FROM leads WHERE attrs <> '{}'"
 
     def _has_log(self) -> bool:
         return self.scalar("SELECT to_regclass('leadshare.events')") is not None
