@@ -219,3 +219,11 @@ def test_forget_on_postgresql_says_that_copies_made_before_must_be_purged_by_the
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT name, phone, email FROM leadshare.leads").fetchall() == [(None, None, None)]
     verified(cli, pg_url)
+
+
+def test_backup_of_a_postgresql_ledger_is_a_sqlite_file_with_the_same_head(cli, tmp_path, pg_url):
+    write_csv(tmp_path / "leads.csv", lead_rows(6))
+    cli("import", "leads.csv", "--db", pg_url)
+    result = cli("backup", "copy.db", "--db", pg_url)
+    assert result.exit_code == 0 and PASSWORD not in result.stdout
+    assert verified(cli, "copy.db")["head"] == verified(cli, pg_url)["head"]
