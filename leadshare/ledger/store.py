@@ -98,6 +98,7 @@ _OWN_META = ("head", "schema")
 
 class Ledger:
     DatabaseError = sqlite3.Error  # so callers can catch a damaged file without importing sqlite3
+    URGENCY = URGENCY
 
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
@@ -450,7 +451,7 @@ class Ledger:
     def leads_of(self, agent: str, include_closed: bool, limit: int | None = None) -> list[dict]:
         """An agent's leads, most urgent first; the first `limit` of them only, when given."""
         sql = "SELECT * FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {OPEN_LEADS}")
-        return self.query(sql + f" ORDER BY {URGENCY}" + (" LIMIT ?" if limit is not None else ""),
+        return self.query(sql + f" ORDER BY {self.URGENCY}" + (" LIMIT ?" if limit is not None else ""),
                           [agent] if limit is None else [agent, limit])
 
     def count_leads_of(self, agent: str, include_closed: bool) -> int:

@@ -173,6 +173,15 @@ STEPS: list[str] = [
         AFTER UPDATE OF assigned_at, agent, cands, rule, strategy, source, region, status ON leadshare.leads
         FOR EACH ROW EXECUTE FUNCTION leadshare.recount_assignment();
     """,
+    # 2: SQLite's step 4: an agent's most urgent open leads in index order (`mine` stops at its
+    # --limit), and the leads created in a period per source. PostgresLedger.URGENCY repeats the
+    # order.
+    """
+    DROP INDEX leadshare.leads_open_agent;
+    CREATE INDEX leads_open_urgency ON leadshare.leads (agent, (first_contact_at IS NOT NULL), sla_due)
+        WHERE status <> 'won' AND status <> 'lost';
+    CREATE INDEX leads_created ON leadshare.leads (created_at, source);
+    """,
 ]
 
 LATEST = len(STEPS)

@@ -135,6 +135,8 @@ class PostgresLedger(Ledger):
         self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
     _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    # leads_open_urgency's order: NULLs (no SLA) sort last in ascending order here
+    URGENCY = "first_contact_at IS NOT NULL, sla_due, id"
     _ATTRIBUTE_KEYS = "SELECT DISTINCT jsonb_object_keys(attrs::jsonb) FROM leads WHERE attrs <> '{}'"
 
     def _has_log(self) -> bool:
