@@ -455,10 +455,13 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             email_key = email_key_of(r.email) if r.email_usable else None
             attrs = canonical(r.attrs).decode()
             pd = personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key)
+            keys = _keys(r.external_id, phone_key, email_key)
+            if r.more_phones or r.more_emails:  # a list cell's other values match duplicates too
+                keys += ["p:" + p for p in r.more_phones] + ["e:" + email_key_of(e) for e in r.more_emails]
             out.append((
                 r.row,
                 (r.external_id, r.name, r.phone, r.email, phone_key, email_key, pd, r.source, r.region, attrs),
-                _keys(r.external_id, phone_key, email_key),
+                keys,
                 row_digest(r.external_id, r.source, r.region, attrs, batch, s.at, pd),
                 r.attrs if need_attrs else None,
             ))
@@ -476,8 +479,8 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             if lookup:
                 _add_existing(seen, ledger.matching_leads(
                     (p[1][0] for p in prepared if p[1][0]),
-                    (p[1][4] for p in prepared if p[1][4]),
-                    (p[1][5] for p in prepared if p[1][5]),
+                    (k[2:] for p in prepared for k in p[2] if k[0] == "p"),  # list cells' other values too
+                    (k[2:] for p in prepared for k in p[2] if k[0] == "e"),
                 ), first_new)
             for i, (row_no, head, keys, digest, attrs) in enumerate(prepared):
                 if progress and i % 2000 == 0:

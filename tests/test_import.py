@@ -435,3 +435,18 @@ def test_a_utf8_file_with_a_bad_byte_keeps_its_chinese_names_and_warns_with_the_
     assert result.exit_code == 0, result.stderr
     assert "warning: leads.csv row 2 (line 3): holds bytes that are not UTF-8" in result.stderr
     assert "张伟" in cli("show", "1").stdout
+
+
+def test_every_value_of_a_list_cell_matches_duplicates(cli, tmp_path):
+    write_csv(tmp_path / "first.csv", [f"FB-1,Siti,{phone(1)},siti@example.com,facebook,KL,residential"])
+    cli.json("import", "first.csv")
+    krayin = 'name,emails,contact_numbers\n'
+    write_csv(tmp_path / "persons.csv", [
+        # Siti again: her known email is this cell's second value
+        '"Siti A","[{""label"":""work"",""value"":""s.work@example.com""},{""label"":""home"",""value"":""siti@example.com""}]",',
+        f'Abu,abu@example.com; abu.kerja@example.com,"{phone(7)}"',
+        f"Abu again,abu.kerja@example.com,",  # the second email of the row above
+    ], header=krayin)
+    out = cli.json("import", "persons.csv")
+    assert out["columns"] == {"name": "name", "emails": "email", "contact_numbers": "phone"}
+    assert (out["imported"], out["duplicates"], out["rejected"]) == (1, 2, 0)
