@@ -667,3 +667,9 @@ def test_list_cells_give_the_first_usable_value_and_keep_the_rest_as_attributes(
     assert siti.more_emails == ("s2@example.com",) and siti.more_phones == ("+60171112222",)
     assert siti.attrs == {"other_emails": "s2@example.com", "other_phones": "+60171112222"}
     assert parsed.mapping == {"name": "name", "email": "emails", "phone": "contact_numbers"}
+
+
+def test_a_zoho_secondary_email_is_the_fallback_when_the_email_is_not_usable():
+    parsed = read(f"Full Name,Mobile,Email,Secondary Email\nAli,{ALI},ali@@mail,ali@example.com\n")
+    assert parsed.records[0].email == "ali@example.com"
+    assert parsed.records[0].attrs == {"secondary_email": "ali@example.com"}
