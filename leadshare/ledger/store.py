@@ -437,7 +437,7 @@ class Ledger:
     def insert_other_contacts(self, rows: list[tuple[int, str, str]]) -> None:
         """(lead, kind 'p' or 'e', phone or email key) of the values a list cell held beside the
         lead's own phone and email."""
-        self.conn.executemany("INSERT INTO other_contacts (lead, kind, key) VALUES (?, ?, ?)", rows)
+        self.insert_rows("other_contacts", ("lead", "kind", "key"), rows)
 
     def has_other_contacts(self) -> bool:
         return self.scalar("SELECT EXISTS (SELECT 1 FROM other_contacts)") == 1

@@ -182,6 +182,12 @@ STEPS: list[str] = [
         WHERE status <> 'won' AND status <> 'lost';
     CREATE INDEX leads_created ON leadshare.leads (created_at, source);
     """,
+    # 3: SQLite's step 5: the other phones and emails a list cell held beside a lead's own.
+    """
+    CREATE TABLE leadshare.other_contacts (lead bigint NOT NULL, kind text NOT NULL, key text NOT NULL);
+    CREATE INDEX other_contacts_key ON leadshare.other_contacts (key);
+    CREATE INDEX other_contacts_lead ON leadshare.other_contacts (lead);
+    """,
 ]
 
 LATEST = len(STEPS)
