@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import os
 import subprocess
 import sys
 
 import orjson
+import pytest
 
 from conftest import TEAM_YAML, lead_rows, write_csv
 

@@ -243,3 +243,13 @@ def test_a_ledger_at_an_older_schema_step_is_migrated_on_first_use(cli, tmp_path
         assert conn.execute("SELECT value FROM leadshare.meta WHERE key = 'schema'").fetchone() == (str(LATEST),)
         assert conn.execute("SELECT to_regclass('leadshare.other_contacts') IS NOT NULL").fetchone() == (True,)
     verified(cli, url)
+
+
+def test_simulate_on_postgresql_works_on_a_copy_and_leaves_the_database_as_it_was(cli, tmp_path, pg_url):
+    write_csv(tmp_path / "old.csv", lead_rows(3))
+    cli("import", "old.csv", "--db", pg_url)
+    write_csv(tmp_path / "next.csv", lead_rows(6, start=100))
+    before, head = counts(pg_url), verified(cli, pg_url)["head"]
+    out = cli.json("simulate", "next.csv", "--rules", "rules.yaml", "--db", pg_url)
+    assert sum(g["assigned"] for g in out["groups"]) == 6
+    assert counts(pg_url) == before and verified(cli, pg_url)["head"] == head
