@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hmac
 import operator
 from dataclasses import dataclass, field
 
@@ -101,9 +102,11 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
         seq, _, hash_hex = recorded.partition(":")
         if int(seq) != count or hash_hex != head.hex():
             report.add(f"chain head: the ledger recorded event {seq} as its head but the log ends at event {count}")
-    if expect_head:
-        if not head.hex().startswith(expect_head.lower()):
-            report.add(f"chain head is {head.hex()[:16]}…, not the expected {expect_head[:16]}… (the log was cut or rewritten)")
+    if expect_head and not hmac.compare_digest(head.hex(), expect_head.lower()):
+        report.add(f"chain head is {head.hex()[:16]}…, not the expected {expect_head[:16]}… (the log was cut or rewritten)")
+    for trigger in ledger.missing_append_only_guards():
+        report.add(f"the append-only protection of the log is missing (trigger {trigger} was dropped outside "
+                   "leadshare): events can be rewritten; compare the ledger with a backup")
     _check_candidate_sets(ledger, report)
     _check_projections(ledger, report, replay)
     if decisions:

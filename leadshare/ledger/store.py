@@ -613,6 +613,13 @@ class Ledger:
 
     # ---- verification ----------------------------------------------------------------------
 
+    APPEND_ONLY_GUARDS = ("events_append_only_update", "events_append_only_delete")
+
+    def missing_append_only_guards(self) -> list[str]:
+        """The triggers that keep the events table append-only, if any was dropped."""
+        present = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        return [name for name in self.APPEND_ONLY_GUARDS if name not in present]
+
     def integrity_problems(self) -> list[str]:
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else [f"sqlite integrity check: {r}" for r in rows]
