@@ -77,7 +77,7 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
     # SQLite's integrity check and the notes' digests take as long as the log: they run in a
     # child process on their own connection while the log is read here
     lenient = ledger.text_is_lenient()
-    if ledger.path == ":memory:":  # no second connection can see it: checked here
+    if ledger.in_memory:  # no second connection can see it: checked here
         side = _side_checks(ledger)
         side_checks = lambda: side  # noqa: E731
     else:

@@ -144,6 +144,19 @@ def parse_when(text: str, now: datetime) -> datetime:
     return parsed.astimezone(tz)
 
 
+_DAY_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2}|today|yesterday)\s*", re.IGNORECASE)
+
+
+def period_end(text: str, now: datetime) -> datetime:
+    """--until WHEN: a bare date (or today, yesterday) means the end of that day, so
+    `--since 2026-11-01 --until 2026-11-30` covers the whole of November 30."""
+    start = parse_when(text, now)
+    if _DAY_ONLY.fullmatch(text):
+        nxt = localize(start.replace(tzinfo=None) + _DAY, start.tzinfo)
+        return nxt - timedelta(seconds=1)
+    return start
+
+
 def to_utc_iso(dt: datetime) -> str:
     """The storage form: UTC, seconds precision, '2026-11-25T07:00:00+00:00'."""
     if dt.tzinfo is None or dt.utcoffset() is None:

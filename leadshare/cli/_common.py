@@ -108,12 +108,23 @@ def where(ctx: typer.Context, db: Path | None = None, rules: Path | None = None,
 _open_ledgers: list = []
 
 
-def open_ledger(w: Where):
+def open_ledger(w: Where, create: bool = True):
+    """The ledger at w.db. A command that only reads (create=False) creates none where there is
+    none yet: a mistyped --db must not leave an empty ledger behind and report success on it.
+    It warns and reads an empty ledger in memory instead, so its result is simply empty."""
     from leadshare.ledger.store import Ledger
 
-    ledger = Ledger.open(w.db)
+    if not create and not Ledger.exists(w.db):
+        warn(f"no ledger at {w.db} yet; nothing was created (writing commands and `leadshare init` create it)")
+        ledger = Ledger.empty(w.db)
+    else:
+        ledger = Ledger.open(w.db)
     _open_ledgers.append(ledger)
     return ledger
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _close_ledgers() -> None:
@@ -146,18 +157,18 @@ def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str 
     """For commands that only read: (where, the rules if present, the ledger)."""
     w = where(ctx, db, rules, actor)
     team = optional_team(w)
-    return w, team, open_ledger(w)
+    return w, team, open_ledger(w, create=False)
 
 
-def session(w: Where, need_agent: bool = False):
-    """Ledger + rules + actor + now, for a use case."""
+def session(w: Where, need_agent: bool = False, create: bool = True):
+    """Ledger + rules + actor + now, for a use case (create=False: one that only reads)."""
     from leadshare import clock
     from leadshare.services import Session, find_agent
 
     from leadshare.tiers import with_earned_tiers
 
     rules_file = load_team(w)  # a bad rules file stops here, before the ledger is touched
-    ledger = open_ledger(w)
+    ledger = open_ledger(w, create)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
     actor = w.actor or "system"
     if w.actor:

@@ -80,7 +80,7 @@ def import_(
     """Import leads from a CSV: clean, deduplicate, assign by the rules, in one transaction."""
     from leadshare import importer, services
 
-    s = session(where(ctx, db, rules, as_))
+    s = session(where(ctx, db, rules, as_), create=not dry_run)
     mapping = importer.parse_map_options(map_ or [])
     data, name = _read_input(file)
     parsed = importer.open_leads(data, name=name, region=s.team.phone_region, mapping=mapping, default_source=source,

@@ -44,7 +44,7 @@ def mine(
     team = optional_team(w)
     if team is not None and team.agent(w.actor) is None:
         raise LeadshareError(f"no agent '{w.actor}' in {team.path}", "agents: " + ", ".join(a.id for a in team.agents))
-    ledger = open_ledger(w)
+    ledger = open_ledger(w, create=False)
     now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
     rows = ledger.leads_of(w.actor, include_closed=all_)
     notes = ledger.last_notes([r["id"] for r in rows])

@@ -74,7 +74,7 @@ def verify(
         raise LeadshareError(f"--expect-head {expect_head[:80]!r}: not a whole chain hash (64 hex digits)",
                              "copy the full `chain head` that `leadshare verify` printed")
     w = where(ctx, db, rules)
-    ledger = open_ledger(w)
+    ledger = open_ledger(w, create=False)
     report = audit.verify(ledger, expect_head=expect_head and expect_head.strip(), decisions=decisions)
 
     def render() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,21 +10,6 @@ import typer
 from leadshare.cli import app
 from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, load_team, open_ledger, where
 from leadshare.errors import LeadshareError
-
-_DAY_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2}|today|yesterday)\s*", re.IGNORECASE)
-
-
-def period_end(text: str, now: datetime) -> datetime:
-    """--until WHEN: a bare date (or today, yesterday) means the end of that day, so
-    `--since 2026-11-01 --until 2026-11-30` covers the whole of November 30."""
-    from leadshare import clock
-
-    start = clock.parse_when(text, now)
-    if _DAY_ONLY.fullmatch(text):
-        nxt = clock.localize(start.replace(tzinfo=None) + timedelta(days=1), start.tzinfo)
-        return nxt - timedelta(seconds=1)
-    return start
-
 
 @app.command("fairness")
 def fairness(
@@ -47,13 +30,13 @@ def fairness(
         raise LeadshareError(f"--by {by}: not a grouping", "use one of: " + ", ".join(reports.GROUPINGS))
     w = where(ctx, db, rules, as_)
     team = load_team(w)
-    ledger = open_ledger(w)
     now = clock.now(team.timezone)
     start = clock.parse_when(since or "30d", now)
-    end = period_end(until, now) if until else now
+    end = clock.period_end(until, now) if until else now
     if end <= start:
         raise LeadshareError(f"--since {since or '30d'} is not before --until {until or 'now'}",
                              "give a period that starts before it ends")
+    ledger = open_ledger(w, create=False)
     data = reports.fairness(ledger, team, start, end, by=by)
 
     def render() -> None:
@@ -131,15 +114,16 @@ def dashboard(
     as_: AsOption = None,
 ) -> None:
     """Write a self-contained HTML team dashboard: fairness, load, sources, SLA, imports, ledger check."""
-    from leadshare import clock
+    from leadshare import clock, outputs
     from leadshare import dashboard as page
-    from leadshare.cli.export_cmd import write_atomically
 
     w = where(ctx, db, rules, as_)
+    target = outputs.output_file(out, w.db)
     team = load_team(w)
-    ledger = open_ledger(w)
+    ledger = open_ledger(w, create=False)
     now = clock.now(team.timezone)
     html = page.render(ledger, team, now, days=days, verify=not skip_verify)
-    write_atomically(out, lambda fh: fh.write(html))
-    console().print(f"dashboard written: {out}", markup=False)
+    target.write(lambda fh: fh.write(html))
+    if target.path is not None:
+        console().print(f"dashboard written: {out}", markup=False)
 

@@ -94,9 +94,17 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
+        self.in_memory = path == ":memory:"  # kept when `path` is renamed for messages (empty())
         self._in_write = False
 
     # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def empty(cls, path: str | os.PathLike) -> "Ledger":
+        """A new, empty ledger in memory that speaks of itself as `path` (where none is yet)."""
+        ledger = cls.open(":memory:")
+        ledger.path = str(path)
+        return ledger
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Ledger":
@@ -122,6 +130,14 @@ class Ledger:
             return ledger
         except sqlite3.Error as exc:
             raise translate_error(exc, path) from exc
+
+    @staticmethod
+    def exists(path: str | os.PathLike) -> bool:
+        """A ledger is there (an empty file is what a crash during creation leaves: none yet)."""
+        try:
+            return os.path.getsize(path) > 0
+        except OSError:
+            return False
 
     @classmethod
     def open_readonly(cls, path: str) -> "Ledger":
