@@ -330,7 +330,7 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
                     break
         pd = pd if isinstance(pd, bytes) else None
         if row_digest(external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
-            report.add(f"lead {lead_id}: stored fields differ from what event {_creator(ledger, lead_id)} recorded")
+            report.add(f"lead {lead_id}: stored fields differ from what event {ledger.first_event_of(lead_id)} recorded")
         if row[forgotten_i] is None and pd != personal_digest(salt, name, phone, email, phone_key, email_key):
             report.add(f"lead {lead_id}: name, phone or email changed outside leadshare")
     for lead_id in sorted(set(replay.leads) - stored_ids):
@@ -338,10 +338,6 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
     if ledger.assignment_counts() != counted:
         report.add("assignment counts (what fairness reads) differ from the leads they count; "
                    "they were changed outside leadshare")
-
-
-def _creator(ledger: Ledger, lead_id: int) -> int | None:
-    return ledger.scalar("SELECT min(seq) FROM events WHERE lead = ?", (lead_id,))
 
 
 def _rederive(ledger: Ledger, report: Report) -> None:

@@ -241,6 +241,55 @@ def _holiday_year(country: str, subdiv: str | None, year: int) -> dict[date, str
     return {d: name for d, name in found.items() if d.year == year}
 
 
+class _Holidays:
+    """A team's public holidays, looked up a year at a time (and only when first asked about)."""
+
+    def __init__(self, country: str | None, subdiv: str | None):
+        self._country = country.strip().upper() if country else None
+        self._subdiv = subdiv.strip().upper() if subdiv else None
+        self._years: dict[int, dict[date, str]] = {}
+
+    def name_on(self, day: date) -> str | None:
+        if self._country is None:
+            return None
+        names = self._years.get(day.year)
+        if names is None:
+            names = self._years[day.year] = _holiday_year(self._country, self._subdiv, day.year)
+        return names.get(day)
+
+
+def _end_of_leave_block(ranges: list[tuple[date, date]], day: date) -> date:
+    """The last day of the run of sorted, overlapping or touching leave `ranges` that holds `day`."""
+    block_start, block_end = ranges[0]
+    for a, b in ranges[1:]:
+        if a <= block_end + _DAY:
+            block_end = max(block_end, b)
+            continue
+        if block_start <= day <= block_end:
+            return block_end
+        block_start, block_end = a, b
+    return block_end
+
+
+def _spend(spans: tuple[Span, ...], t: datetime, left: timedelta) -> tuple[datetime, timedelta, bool]:
+    """Work through one day's `spans` from `t` until `left` is used up.
+
+    Returns where the work stopped, the time still left (zero when done) and whether any span of
+    the day was worked in.
+    """
+    worked = False
+    for s, e in spans:
+        if e <= t:
+            continue
+        t = max(t, s)
+        worked = True
+        if left <= e - t:
+            return t + left, _ZERO, True
+        left -= e - t
+        t = e
+    return t, left, worked
+
+
 class Calendar:
     """Working time for a team: its zone, default hours, public holidays."""
 
@@ -248,9 +297,7 @@ class Calendar:
         self.team = team
         self.zone = zone(team.timezone)
         self._tz_key = self.zone.key
-        self._country = team.holiday_country.strip().upper() if team.holiday_country else None
-        self._subdiv = team.holiday_subdiv.strip().upper() if team.holiday_subdiv else None
-        self._holidays: dict[int, dict[date, str]] = {}
+        self._holidays = _Holidays(team.holiday_country, team.holiday_subdiv)
         self._spans: dict[tuple[WeeklyHours, date], tuple[Span, ...]] = {}
 
     # --- basics ------------------------------------------------------------------------------
@@ -261,12 +308,7 @@ class Calendar:
 
     def holiday(self, day: date) -> str | None:
         """The public holiday's name on `day`, or None (also when the team has no holidays)."""
-        if self._country is None:
-            return None
-        names = self._holidays.get(day.year)
-        if names is None:
-            names = self._holidays[day.year] = _holiday_year(self._country, self._subdiv, day.year)
-        return names.get(day)
+        return self._holidays.name_on(day)
 
     def local(self, at: datetime) -> datetime:
         """`at` in the team zone; a naive `at` is taken as team wall-clock time."""
@@ -309,16 +351,7 @@ class Calendar:
         ranges = [(a, b) for a, b in (*agent.leave, *extra_leave) if a <= b]
         if not any(a <= day <= b for a, b in ranges):
             return None
-        ranges.sort()
-        block_start, block_end = ranges[0]
-        for a, b in ranges[1:]:
-            if a <= block_end + _DAY:
-                block_end = max(block_end, b)
-                continue
-            if block_start <= day <= block_end:
-                return block_end
-            block_start, block_end = a, b
-        return block_end
+        return _end_of_leave_block(sorted(ranges), day)
 
     # --- duty --------------------------------------------------------------------------------
 
@@ -368,19 +401,9 @@ class Calendar:
         day = t.astimezone(self.zone).date()
         idle = 0
         while idle < HORIZON_DAYS:
-            spans = self._spans_on(week, day)
-            worked = False
-            for s, e in spans:
-                if e <= t:
-                    continue
-                if s > t:
-                    t = s
-                avail = e - t
-                worked = True
-                if left <= avail:
-                    return (t + left).astimezone(self.zone)
-                left -= avail
-                t = e
+            t, left, worked = _spend(self._spans_on(week, day), t, left)
+            if not left:
+                return t.astimezone(self.zone)
             idle = 0 if worked else idle + 1
             day += _DAY
         return None

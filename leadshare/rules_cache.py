@@ -5,7 +5,8 @@ runs `mine` many times a day against a file that rarely changes. The validated t
 user's cache folder under a key made of the file's bytes, where it lives, and the code and
 libraries that validated it; any change to one of them validates again. The cache is only a
 shortcut: when the folder cannot be written (a cron job without a home) nothing is kept and
-nothing fails.
+nothing fails. It is trusted only when the folder and the entry belong to the user and nobody
+else can write them; anything else is ignored and the file validated again.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import importlib.util
 import io
 import os
 import pickle
+import stat
 import tempfile
+from typing import Callable
 
 from leadshare import models
 
 _FORMAT = b"leadshare-rules-cache 1\n"
 # The validators whose code or data decide whether a file is valid and what it means.
 _VALIDATORS = ("pydantic", "yaml", "phonenumbers", "holidays", "zoneinfo")
-_OWN_CODE = ("config.py", "models.py", "clock.py", "rules_cache.py")
+_OWN_CODE = ("models.py", "clock.py", "rules_cache.py")
 
 
 def load_team(path: str | os.PathLike) -> models.Team:
@@ -63,6 +66,8 @@ def _key(raw: bytes, name: str) -> bytes:
     h.update(os.path.expanduser("~").encode("utf-8", "surrogateescape") + b"\0")
     here = os.path.dirname(os.path.abspath(__file__))
     origins = [os.path.join(here, f) for f in _OWN_CODE]
+    rules_package = os.path.join(here, "config")
+    origins += sorted(os.path.join(rules_package, f) for f in os.listdir(rules_package) if f.endswith(".py"))
     for module in _VALIDATORS:
         spec = importlib.util.find_spec(module)
         if spec is not None and spec.origin:
@@ -84,7 +89,11 @@ def _slot(name: str) -> str:
 
 def _read(name: str, key: bytes) -> models.Team | None:
     try:
+        if not _trusted(os.stat(cache_dir()), stat.S_ISDIR):
+            return None
         with open(_slot(name), "rb") as f:
+            if not _trusted(os.fstat(f.fileno()), stat.S_ISREG):
+                return None
             blob = f.read()
     except OSError:
         return None
@@ -102,6 +111,8 @@ def _write(name: str, key: bytes, team: models.Team) -> None:
     try:
         folder = cache_dir()
         os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not _trusted(os.stat(folder), stat.S_ISDIR):
+            return  # an entry there would be ignored on reading: keep nothing
         blob = _FORMAT + key + pickle.dumps(team, protocol=pickle.HIGHEST_PROTOCOL)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rules-")
         try:
@@ -113,6 +124,15 @@ def _write(name: str, key: bytes, team: models.Team) -> None:
             raise
     except OSError:
         pass
+
+
+def _trusted(st: os.stat_result, is_kind: Callable[[int], bool]) -> bool:
+    """Owned by this user and writable by nobody else, as ssh treats its keys: an entry another
+    user could have written might hold a `notify.command` of their choosing."""
+    if not is_kind(st.st_mode) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    geteuid = getattr(os, "geteuid", None)  # no owners to compare where the platform has no uids
+    return geteuid is None or st.st_uid == geteuid()
 
 
 class _ModelsOnly(pickle.Unpickler):

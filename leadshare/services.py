@@ -70,8 +70,8 @@ def ledger_leave(ledger: Ledger) -> dict[str, list[tuple]]:
     from datetime import date
 
     out: dict[str, list[tuple]] = {}
-    for row in ledger.query("SELECT agent, start, end FROM leave WHERE cancelled_at IS NULL"):
-        out.setdefault(row["agent"], []).append((date.fromisoformat(row["start"]), date.fromisoformat(row["end"])))
+    for agent, start, end in ledger.leave_spans():
+        out.setdefault(agent, []).append((date.fromisoformat(start), date.fromisoformat(end)))
     return out
 
 
@@ -365,9 +365,7 @@ def import_file(
             if parsed.rejects and rejects_writer is not None:
                 # written before the commit: if the rejects cannot be kept, nothing is imported
                 result.rejects_file = rejects_writer()
-                ledger.conn.execute(
-                    "UPDATE imports SET rejects_file = ? WHERE batch = ?", (result.rejects_file, result.batch)
-                )
+                ledger.set_rejects_file(result.batch, result.rejects_file)
     except _DryRun:
         pass
     return result
@@ -388,7 +386,7 @@ class _BatchWriter:
         self.events: list[tuple] = []
         self.by_agent_ids: dict[str, list[int]] = {}
         self.notify = s.team.notify is not None  # each agent is told of their new leads
-        self.first_seq = (s.ledger.scalar("SELECT max(seq) FROM events") or 0) + 1  # of the pending events
+        self.first_seq = s.ledger.last_seq() + 1  # of the pending events
 
     @property
     def next_seq(self) -> int:
@@ -442,7 +440,7 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     lookup = False  # ask the ledger for each chunk's keys
     bulk = 0
     if not ledger.has_no_leads():
-        if estimate >= BULK_LEADS and estimate > (ledger.scalar("SELECT count(*) FROM leads") or 0):
+        if estimate >= BULK_LEADS and estimate > ledger.lead_count():
             # A file bigger than the ledger: its leads' indexes are rebuilt after the load (see
             # Ledger.bulk_load), so they cannot answer per chunk; the smaller ledger's keys are
             # read once instead (no more entries than the file itself adds).

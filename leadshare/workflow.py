@@ -375,9 +375,9 @@ def explain(ledger, ref: str) -> dict:
                  "rules_version": None, "decided_at": None, "kind": None}
     if lead["decided_seq"] is None:
         return out
-    event = ledger.query("SELECT seq, at, type, actor, agent, data FROM events WHERE seq = ?", (lead["decided_seq"],))[0]
+    event = ledger.event(lead["decided_seq"])
     data = orjson.loads(event["data"])
-    rules_version = data.get("rules") or ledger.scalar("SELECT rules FROM imports WHERE batch = ?", (data.get("batch"),))
+    rules_version = data.get("rules") or ledger.rules_of_batch(data.get("batch"))
     out.update(strategy=data.get("strategy"), state=data.get("state", {}), rules_version=rules_version,
                decided_at=event["at"], decided_by=event["actor"], event=event["seq"])
     if data.get("kept"):
@@ -394,8 +394,7 @@ def explain(ledger, ref: str) -> dict:
         body = ledger.candidate_sets([bytes.fromhex(data["cands"])]).get(bytes.fromhex(data["cands"]), {})
         out["candidates"] = [{"agent": a, "eligible": bool(e), "reason": r, "weight": w} for a, e, r, w in body.get("candidates", [])]
         out["skipped"] = [{"rule": r, "why": w} for r, w in body.get("skipped", [])]
-    handoffs = ledger.query("SELECT seq, at, actor, agent, data FROM events WHERE lead = ? AND type = 'reassigned' AND seq > ? ORDER BY seq",
-                            (lead["id"], lead["decided_seq"]))
+    handoffs = ledger.handoffs_after(lead["id"], lead["decided_seq"])
     out["handoffs"] = [{"seq": h["seq"], "at": h["at"], "by": h["actor"], **orjson.loads(h["data"]),
                         "reason": ledger.handoff_reason(h["seq"])} for h in handoffs]
     return out

@@ -246,7 +246,40 @@ def test_duplicate_rule_names_are_refused():
 
 def test_bad_strategy_lists_the_choices():
     assert only_problem("agents: [{id: a}]\nrules:\n  - name: r\n    pool: all\n    strategy: fastest\n") == (
-        5, "rules[0].strategy: must be one of round_robin, weighted, least_loaded")
+        5, "rules[0]: strategy 'fastest' is not one of round_robin, weighted, least_loaded")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("agents: [{id: a}]\nrules:\n  - {name: r, pool: all, strategy: round_robbin}\n",
+     "rules[0]: strategy 'round_robbin' is not one of round_robin, weighted, least_loaded; "
+     "did you mean 'round_robin'?"),
+    ("agents: [{id: a}]\nrules:\n  - {name: r, pool: all, strategy: Weighted}\n",
+     "rules[0]: strategy 'Weighted' is not one of round_robin, weighted, least_loaded; did you mean 'weighted'?"),
+    ("agents: [{id: a}]\nrules:\n  - {name: r, pool: all, fallback: nxt}\n",
+     "rules[0]: fallback 'nxt' is not one of next, queue; did you mean 'next'?"),
+    ("agents: [{id: a}]\nafter_hours: queu\n",
+     "after_hours 'queu' is not one of assign, queue; did you mean 'queue'?"),
+    ("agents: [{id: a}]\nsla: {on_breach: notfy}\n",
+     "sla: on_breach 'notfy' is not one of reassign, notify; did you mean 'notify'?"),
+    ("agents: [{id: a, role: managr}]\n",
+     "agents[0]: role 'managr' is not one of agent, manager; did you mean 'manager'?"),
+    ("agents: [{id: a, tier: gld}]\ntiers: {gold: {weight: 2}}\n",
+     "agents[0].tier: unknown tier 'gld' (tiers: gold); did you mean 'gold'?"),
+    ("agents: [{id: a}]\nrules:\n  - {name: r, pool: al}\n",
+     "rules[0].pool: must be `all`, {skills: [...]} or {territory: FIELD} (got 'al'; did you mean 'all'?)"),
+])
+def test_a_wrong_value_is_echoed_with_the_nearest_valid_choice(text, expected):
+    assert only_problem(text)[1] == expected
+
+
+def test_a_wrong_weekday_name_is_echoed_with_the_nearest_day():
+    _, text = only_problem("agents: [{id: a}]\nhours: {mon-frj: '09:00-18:00'}\n")
+    assert text.startswith("hours.mon-frj: unknown day 'frj' (did you mean 'fri'?)")
+
+
+def test_a_wrong_value_far_from_every_choice_gets_no_guess():
+    _, text = only_problem("agents: [{id: a}]\nrules:\n  - {name: r, pool: all, fallback: 5}\n")
+    assert text == "rules[0]: fallback 5 is not one of next, queue"
 
 
 def test_empty_skills_pool_is_an_error():
@@ -318,7 +351,7 @@ def test_team_settings_are_checked():
     assert found[0][1].startswith("timezone: unknown time zone 'Asia/Kuala_Lumpr' (did you mean 'Asia/Kuala_Lumpur'?)")
     assert "phone region 'XX'" in found[1][1]
     assert "subdiv 'XYZ' is not a subdivision of MY" in found[2][1]
-    assert found[3][1] == "after_hours: must be one of assign, queue"
+    assert found[3][1] == "after_hours 'later' is not one of assign, queue"
 
 
 def test_holiday_country_must_be_supported():
@@ -351,7 +384,7 @@ def test_sla_is_checked():
     found = problems("agents: [{id: a}]\nsla:\n  first_contact: 4\n  on_breach: fire\n  max_reassign: -1\n")
     assert [line for line, _ in found] == [3, 4, 5]
     assert "sla.first_contact: must be a duration like 30m, 4h, 7d or 4w" in found[0][1]
-    assert found[1][1] == "sla.on_breach: must be one of reassign, notify"
+    assert found[1][1] == "sla: on_breach 'fire' is not one of reassign, notify"
     assert t_sla().first_contact == timedelta(minutes=30)
 
 
@@ -428,12 +461,12 @@ def test_several_problems_are_all_listed_in_line_order():
     found = info.value.problems
     assert [line for line, _ in found] == [1, 6, 9, 10, 11, 15, 18]
     assert "unknown key 'timezon' (did you mean 'timezone'?)" in found[0][1]
-    assert found[1][1] == "agents[0].role: must be one of agent, manager"
+    assert found[1][1] == "agents[0]: role 'boss' is not one of agent, manager"
     assert "unknown key 'capcity'" in found[2][1]
     assert "duplicate id 'ben'" in found[3][1]
     assert "unknown tier 'platinum'" in found[4][1]
     assert "skills is empty" in found[5][1]
-    assert "must be one of round_robin, weighted, least_loaded" in found[6][1]
+    assert "is not one of round_robin, weighted, least_loaded" in found[6][1]
     # The one-line message points at the first and at `rules check` for the rest.
     assert str(info.value).startswith("many_problems.yaml:1: ")
     assert "+6 more" in str(info.value)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 import typer
 
+import leadshare
 from leadshare.cli import app
 
 PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.clock", "leadshare.contacts"]
@@ -45,3 +49,38 @@ def test_help_starts_without_heavy_imports():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+# A statement's first keyword followed, later in the same string, by a word only SQL puts there.
+_SQL = re.compile(
+    r"\b(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|BEGIN|COMMIT|ROLLBACK)\b"
+    r"(.*\b(FROM|INTO|SET|TABLE|INDEX|WHERE|VALUES|IMMEDIATE)\b|\s*$|\s+\w+\s*=)",
+    re.DOTALL,
+)
+
+
+def _string_literals(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            yield node.lineno, text
+
+
+def test_no_sql_outside_the_ledger():
+    package = Path(leadshare.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if package / "ledger" in path.parents:
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                      and n.body and isinstance(n.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Constant, ast.JoinedStr)) and id(node) not in docstrings:
+                for line, text in _string_literals(node):
+                    if _SQL.search(text):
+                        found.append(f"{path.relative_to(package)}:{line}: {text[:60]!r}")
+    assert found == []

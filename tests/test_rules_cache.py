@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
+import stat
 from pathlib import Path
 
 import pytest
 
-from leadshare import config, rules_cache
+from leadshare import config, models, rules_cache
 from leadshare.errors import RulesError
 from tests.conftest import TEAM_YAML
 
@@ -107,3 +109,97 @@ def test_a_missing_file_says_so(tmp_path):
 
     with pytest.raises(LeadshareError, match="not found"):
         rules_cache.load_team(tmp_path / "nope.yaml")
+
+
+
+def _plant_other_notify_command(rules, tmp_path) -> models.NotifyChannel:
+    """Rewrite the cached entry so that its team runs another program on notify; returns that channel."""
+    team = rules_cache.load_team(rules)
+    [slot] = _slot_files()
+    head_len = len(rules_cache._FORMAT) + 32
+    with open(slot, "rb") as f:
+        head = f.read(head_len)
+    planted = models.NotifyChannel(kind="command", command=str(tmp_path / "their-script.sh"))
+    with open(slot, "wb") as f:
+        f.write(head + pickle.dumps(dataclasses.replace(team, notify=planted)))
+    return planted
+
+
+def _assert_validated_again(rules, planted) -> None:
+    team = rules_cache.load_team(rules)
+    assert team.notify != planted
+    assert team == config.load_team(rules)
+
+
+def test_cached_rules_are_used_from_a_private_folder(rules, tmp_path):
+    # The control for the tests below: the same entry in a folder only its user can write is
+    # taken as the user's own.
+    planted = _plant_other_notify_command(rules, tmp_path)
+    assert rules_cache.load_team(rules).notify == planted
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o1777], ids=oct)
+def test_cached_rules_in_a_folder_others_can_write_are_not_used(rules, tmp_path, mode):
+    planted = _plant_other_notify_command(rules, tmp_path)
+    os.chmod(rules_cache.cache_dir(), mode)
+    _assert_validated_again(rules, planted)
+
+
+def test_cached_rules_others_can_write_are_not_used(rules, tmp_path):
+    planted = _plant_other_notify_command(rules, tmp_path)
+    [slot] = _slot_files()
+    os.chmod(slot, 0o666)
+    _assert_validated_again(rules, planted)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_cached_rules_owned_by_someone_else_are_not_used(rules, tmp_path):
+    planted = _plant_other_notify_command(rules, tmp_path)
+    [slot] = _slot_files()
+    os.chown(slot, 65534, 65534)
+    _assert_validated_again(rules, planted)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_cached_rules_in_a_folder_owned_by_someone_else_are_not_used(rules, tmp_path):
+    planted = _plant_other_notify_command(rules, tmp_path)
+    os.chown(rules_cache.cache_dir(), 65534, 65534)
+    _assert_validated_again(rules, planted)
+
+
+def test_rules_check_never_says_ok_on_a_planted_entry(cli, rules):
+    # Someone who can write the shared folder plants a valid team under the key of a broken file.
+    valid = rules_cache.load_team(rules)
+    rules.write_text(TEAM_YAML.replace("after_hours: assign", "after_hours: sometimes"))
+    name = str(rules)
+    os.chmod(rules_cache.cache_dir(), 0o777)
+    with open(rules_cache._slot(name), "wb") as f:
+        f.write(rules_cache._FORMAT + rules_cache._key(rules.read_bytes(), name) + pickle.dumps(valid))
+    result = cli("rules", "check", name)
+    assert result.exit_code == 2
+    assert "after_hours 'sometimes' is not one of assign, queue" in result.stderr
+    assert "ok" not in result.stdout
+    with pytest.raises(RulesError):
+        rules_cache.load_team(rules)
+
+
+def test_a_cache_folder_others_can_write_is_not_written_into(rules, tmp_path, monkeypatch):
+    shared = tmp_path / "shared-cache"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setenv("LEADSHARE_CACHE_DIR", str(shared))
+    rules_cache.load_team(rules)
+    assert os.listdir(shared) == []
+
+
+def test_the_cache_folder_is_created_0700_and_its_entries_0600(rules, tmp_path, monkeypatch):
+    folder = tmp_path / "fresh" / "leadshare"
+    monkeypatch.setenv("LEADSHARE_CACHE_DIR", str(folder))
+    old = os.umask(0o022)
+    try:
+        rules_cache.load_team(rules)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    [slot] = _slot_files()
+    assert stat.S_IMODE(os.stat(slot).st_mode) == 0o600

@@ -317,6 +317,13 @@ class Ledger:
         cols = ",".join(row)
         self.conn.execute(f"INSERT INTO imports ({cols}) VALUES ({','.join('?' * len(row))})", list(row.values()))
 
+    def set_rejects_file(self, batch: int, path: str | None) -> None:
+        self.conn.execute("UPDATE imports SET rejects_file = ? WHERE batch = ?", (path, batch))
+
+    def rules_of_batch(self, batch: int | None) -> str | None:
+        """The rules version an import batch was decided under."""
+        return self.scalar("SELECT rules FROM imports WHERE batch = ?", (batch,))
+
     def imports(self, limit: int = 10) -> list[dict]:
         return self.query("SELECT * FROM imports ORDER BY batch DESC LIMIT ?", (limit,))
 
@@ -343,7 +350,7 @@ class Ledger:
         """Around a large import into a smaller ledger: the leads' indexes are dropped and built
         again at the end, one sorted build being much cheaper than a million insertions. Inside
         the use case's transaction, so a failure leaves the indexes as they were."""
-        rebuild = new_leads >= BULK_LEADS and new_leads > (self.scalar("SELECT count(*) FROM leads") or 0)
+        rebuild = new_leads >= BULK_LEADS and new_leads > self.lead_count()
         indexes = []
         if rebuild:
             indexes = self.conn.execute(
@@ -364,6 +371,9 @@ class Ledger:
             if indexes:
                 self.conn.execute(f"PRAGMA cache_size = {CACHE_KIB}")
                 self.conn.execute("PRAGMA threads = 0")
+
+    def lead_count(self) -> int:
+        return self.scalar("SELECT count(*) FROM leads") or 0
 
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
@@ -479,6 +489,10 @@ class Ledger:
 
     def cancel_leave(self, leave_id: int, at: str) -> None:
         self.conn.execute("UPDATE leave SET cancelled_at = ? WHERE id = ?", (at, leave_id))
+
+    def leave_spans(self) -> list[tuple[str, str, str]]:
+        """(agent, first day, last day) of every leave not cancelled."""
+        return self.conn.execute('SELECT agent, start, "end" FROM leave WHERE cancelled_at IS NULL').fetchall()
 
     def leave(self, include_cancelled: bool = False) -> list[dict]:
         sql = "SELECT * FROM leave" + ("" if include_cancelled else " WHERE cancelled_at IS NULL")
@@ -618,6 +632,23 @@ class Ledger:
         else:
             sql += " ORDER BY seq"
         return self.query(sql, params)
+
+    def event(self, seq: int) -> dict:
+        return self.query("SELECT seq, at, type, actor, agent, data FROM events WHERE seq = ?", (seq,))[0]
+
+    def first_event_of(self, lead_id: int) -> int | None:
+        """The seq of the event that created the lead."""
+        return self.scalar("SELECT min(seq) FROM events WHERE lead = ?", (lead_id,))
+
+    def handoffs_after(self, lead_id: int, seq: int) -> list[dict]:
+        """The lead's `reassigned` events after event `seq`."""
+        return self.query(
+            "SELECT seq, at, actor, agent, data FROM events WHERE lead = ? AND type = 'reassigned' AND seq > ? ORDER BY seq",
+            (lead_id, seq),
+        )
+
+    def last_seq(self) -> int:
+        return self.scalar("SELECT max(seq) FROM events") or 0
 
     def iter_events(self) -> Iterator[tuple]:
         return self.conn.execute("SELECT seq, at, actor, type, lead, agent, data, hash FROM events ORDER BY seq")
