@@ -3,7 +3,12 @@ person reading it."""
 
 from __future__ import annotations
 
+import csv
+import io
+import os
 import sqlite3
+import stat
+import threading
 
 import orjson
 import pytest
@@ -87,3 +92,86 @@ def test_backup_of_a_missing_ledger_is_refused(cli, tmp_path):
     result = cli("--db", "typo.db", "backup", "copy.db")
     assert result.exit_code == 2 and "no ledger at typo.db" in result.stderr
     assert not list(tmp_path.glob("*.db*"))
+
+
+# ---- files written for the user ----------------------------------------------------------------
+
+
+def _ledger_bytes(tmp_path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in tmp_path.glob("leadshare.db*")}
+
+
+@pytest.mark.parametrize("target", ["leadshare.db", "./x/../leadshare.db", "link.db", "leadshare.db-wal",
+                                    "leadshare.db-shm", "other.db"])
+def test_export_refuses_to_overwrite_the_ledger(cli, tmp_path, target):
+    _imported(cli, tmp_path)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "link.db").symlink_to(tmp_path / "leadshare.db")
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE t (x)")
+    before, other = _ledger_bytes(tmp_path), (tmp_path / "other.db").read_bytes()
+    for command in (["export", "--out", target], ["dashboard", "--out", target], ["backup", target]):
+        result = cli(*command)
+        assert result.exit_code == 2, (command, result.stdout)
+        assert result.stderr.count("\n") == 1 and "nothing was written" in result.stderr, result.stderr
+        assert _ledger_bytes(tmp_path) == before and (tmp_path / "other.db").read_bytes() == other
+    assert cli.json("verify")["ok"] is True
+
+
+def test_import_refuses_a_rejects_file_on_the_ledger_before_importing(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(2) + ["FB-X,No Contact,,,facebook,KL,residential"])
+    cli("init")
+    before = _ledger_bytes(tmp_path)
+    result = cli("import", "leads.csv", "--rejects", "leadshare.db")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "is the ledger" in result.stderr
+    assert _ledger_bytes(tmp_path) == before and cli.json("verify")["events"] == 0
+
+
+def test_output_into_a_fifo_or_device_is_written_into_not_replaced(cli, tmp_path):
+    _imported(cli, tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert cli("export", "--format", "jsonl", "--out", str(fifo)).exit_code == 0
+    reader.join(5)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and len(got[0].splitlines()) == 3
+    assert cli("export", "--out", os.devnull).exit_code == 0 and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_out_dash_writes_to_stdout(cli, tmp_path):
+    _imported(cli, tmp_path)
+    result = cli("export", "--out", "-", "--format", "json")
+    assert result.exit_code == 0 and len(orjson.loads(result.stdout)) == 3
+    assert not (tmp_path / "-").exists()
+
+
+def test_dashboard_page_is_private(cli, tmp_path):
+    _imported(cli, tmp_path)
+    old = os.umask(0o022)
+    try:
+        assert cli("dashboard", "--out", "d.html", "--skip-verify").exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "d.html").stat().st_mode) == 0o600
+
+
+def test_rejects_file_is_spreadsheet_safe_and_private(cli, tmp_path):
+    formulas = ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3"]
+    rows = [f'FB-{i},"{f.replace(chr(34), chr(34) * 2)}",n/a,,facebook,KL,residential' for i, f in enumerate(formulas)]
+    write_csv(tmp_path / "leads.csv", lead_rows(1) + rows)
+    old = os.umask(0o022)
+    try:
+        assert cli("import", "leads.csv").exit_code == 1
+    finally:
+        os.umask(old)
+    path = tmp_path / "leads.rejected.csv"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    assert table[0][:3] == ["reason", "raw", "Lead ID"]
+    for row, formula in zip(table[1:], formulas):
+        assert row[3] == "'" + formula  # the name cell, neutralised
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
+        assert formula.replace('"', '""') in row[1]  # the row as it was, in the raw column

@@ -12,7 +12,7 @@ from leadshare.cli import app
 from leadshare.cli._common import (
     AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, where,
 )
-from leadshare.errors import EXIT_ATTENTION, EXIT_OK, InputError
+from leadshare.errors import EXIT_ATTENTION, EXIT_OK, InputError, LeadshareError
 
 
 def _read_input(file: str) -> tuple[bytes, str]:
@@ -78,9 +78,14 @@ def import_(
     as_: AsOption = None,
 ) -> None:
     """Import leads from a CSV: clean, deduplicate, assign by the rules, in one transaction."""
-    from leadshare import importer, services
+    from leadshare import importer, outputs, services
 
-    s = session(where(ctx, db, rules, as_), create=not dry_run)
+    w = where(ctx, db, rules, as_)
+    # the rejects file is checked before any work: a bad target must not cost a committed import
+    to_stderr = rejects is None and file == "-"
+    target = None if dry_run or to_stderr else outputs.output_file(
+        rejects or Path(file).with_name(Path(file).stem + ".rejected.csv"), w.db, "--rejects")
+    s = session(w, create=not dry_run)
     mapping = importer.parse_map_options(map_ or [])
     data, name = _read_input(file)
     parsed = importer.open_leads(data, name=name, region=s.team.phone_region, mapping=mapping, default_source=source,
@@ -88,15 +93,17 @@ def import_(
     del data  # the stream holds what it still needs (a big file is then read in a child process)
 
     def write_rejects() -> str | None:
-        if rejects is None and file == "-":
-            sys.stderr.write(importer.rejects_csv_text(parsed))
+        def fill(out) -> None:
+            outputs.write_rejects(out, parsed.columns, parsed.delimiter, parsed.rejects)
+
+        if target is None:
+            fill(sys.stderr)
             return None
-        target = rejects or Path(file).with_name(Path(file).stem + ".rejected.csv")
         try:
-            importer.write_rejects(target, parsed)
-        except OSError as exc:
-            raise InputError(f"{target}: cannot write the rejected rows ({exc.strerror}); nothing was imported",
-                             "pass --rejects PATH in a writable folder") from exc
+            target.write(fill, encoding="utf-8-sig")  # the BOM: spreadsheets then read UTF-8 as UTF-8
+        except LeadshareError as exc:
+            message = exc.message.replace("nothing was written", "the rejected rows could not be kept, so nothing was imported")
+            raise InputError(message, exc.hint) from None
         return str(target)
 
     bar, progress = _progress()
