@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -13,7 +14,7 @@ import threading
 import orjson
 import pytest
 
-from conftest import lead_rows, write_csv
+from conftest import lead_rows, phone, write_csv
 
 
 def _imported(cli, tmp_path, n: int = 3) -> None:
@@ -175,3 +176,33 @@ def test_rejects_file_is_spreadsheet_safe_and_private(cli, tmp_path):
         assert row[3] == "'" + formula  # the name cell, neutralised
         assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
         assert formula.replace('"', '""') in row[1]  # the row as it was, in the raw column
+
+
+# ---- the terminal ------------------------------------------------------------------------------
+
+OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # writes the viewer's clipboard
+TITLE = "\x1b]0;owned\x07"
+
+
+def test_control_characters_from_the_data_reach_the_terminal_escaped(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", [f"FB-1,Ali{OSC52},{phone(1)},,web{TITLE},KL,residential\x9b31m"])
+    assert cli("import", "leads.csv").exit_code == 0
+    assert cli("--as", "aisyah", "note", "1", "call back\ntomorrow\tafter 3 \x1b[2J").exit_code == 0
+    owner = cli.json("show", "1")["agent"]
+    for command in (["show", "1"], ["--as", owner, "mine"], ["log"], ["explain", "1"], ["agents"]):
+        result = cli(*command)
+        assert result.exit_code == 0, (command, result.stderr)
+        shown = result.stdout + result.stderr
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown), (command, shown)
+    shown = cli("show", "1").stdout
+    assert "\\x1b]52;c;" in shown
+    assert "call back" in shown and "\\x1b[2J" in shown
+    assert cli.json("show", "1")["name"] == "Ali" + OSC52  # JSON keeps the value, escaped as JSON does
+
+
+def test_error_lines_escape_what_they_echo(cli, tmp_path):
+    _imported(cli, tmp_path, 1)
+    for command in (["--as", "ben\x1b[2J", "mine"], ["show", "9\x1b]0;x\x07"], ["--db", "a\nb.db", "log"]):
+        result = cli(*command)
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.stderr), (command, result.stderr)
+        assert result.stderr.count("\n") == 1 and "\\x1b" in result.stderr or "\\x0a" in result.stderr

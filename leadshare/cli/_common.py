@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ class LeadshareGroup(TyperGroup):
 def fail(exc: LeadshareError) -> None:
     lines = exc.lines() if isinstance(exc, RulesError) else [str(exc)]
     for line in lines:
+        line = terminal_safe(line, one_line=True)
         print(f"leadshare: {line}" if not isinstance(exc, RulesError) else line, file=sys.stderr)
     raise typer.Exit(exc.exit_code)
 
@@ -124,7 +126,7 @@ def open_ledger(w: Where, create: bool = True):
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {terminal_safe(message, one_line=True)}", file=sys.stderr)
 
 
 def _close_ledgers() -> None:
@@ -188,11 +190,25 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
         render()
 
 
+# Control characters from the data (C0 and C1, DEL): an ESC or OSC sequence in a name or note
+# would otherwise drive the reader's terminal (set its title, write its clipboard, hide text).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str, one_line: bool = False) -> str:
+    """Text as it may reach a terminal: every control character shown escaped (`\\x1b`); newline
+    and tab pass unless the text must stay `one_line` (an error or warning line)."""
+    pattern = _CONTROL_OR_BREAK if one_line else CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def console(stderr: bool = False):
-    from rich.console import Console
+    """The people's view: everything it prints passes terminal_safe() (see _terminal.py)."""
+    from leadshare.cli._terminal import SafeConsole
 
     # no markup: customer and agent names like "[b]Ali[/b]" must print as written
-    return Console(stderr=stderr, highlight=False, markup=False)
+    return SafeConsole(stderr=stderr, highlight=False, markup=False)
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None):

@@ -10,7 +10,7 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, where,
+    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, warn, where,
 )
 from leadshare.errors import EXIT_ATTENTION, EXIT_OK, InputError, LeadshareError
 
@@ -50,15 +50,15 @@ def _warn(name: str, parsed) -> None:
     file must not bury the summary under a million lines. `parsed` (a ParsedStream or a
     ParsedFile) keeps the first few row warnings and counts them all as the rows are read."""
     for w in parsed.warnings:
-        sys.stderr.write(f"warning: {name}: {w}\n")
+        warn(f"{name}: {w}")
     shown = 0
     for row, line, w in parsed.row_warnings[:ROW_WARNINGS_SHOWN]:
-        sys.stderr.write(f"warning: {name} row {row} (line {line}): {w}\n")
+        warn(f"{name} row {row} (line {line}): {w}")
         shown += 1
     total = parsed.row_warning_count
     if total > shown:
-        sys.stderr.write(f"warning: {name}: {total - shown} more fields kept as written, not shown here; "
-                         f"`leadshare export` lists every lead as stored\n")
+        warn(f"{name}: {total - shown} more fields kept as written, not shown here; "
+             f"`leadshare export` lists every lead as stored")
 
 
 @app.command("import")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import RulesOption, console, where
+from leadshare.cli._common import RulesOption, console, terminal_safe, where
 from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED
 
 rules_app = typer.Typer(help="The rules file.", no_args_is_help=True)
@@ -30,12 +30,12 @@ def check(
     target = path or where(ctx, rules=rules).rules
     problems = check_rules(target)
     for line, message in problems:
-        typer.echo(f"{target}:{line}: {message}", err=True)
+        typer.echo(terminal_safe(f"{target}:{line}: {message}", one_line=True), err=True)
     if problems:
         raise typer.Exit(EXIT_REFUSED)
     warnings = lint_team(load_team(target))
     for line, message in warnings:
-        typer.echo(f"{target}:{line}: warning: {message}", err=True)
+        typer.echo(terminal_safe(f"{target}:{line}: warning: {message}", one_line=True), err=True)
     team_ok = f"{target}: ok" + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else "")
     console().print(team_ok)
     if warnings and strict:
