@@ -206,3 +206,53 @@ def test_error_lines_escape_what_they_echo(cli, tmp_path):
         result = cli(*command)
         assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", result.stderr), (command, result.stderr)
         assert result.stderr.count("\n") == 1 and "\\x1b" in result.stderr or "\\x0a" in result.stderr
+
+
+# ---- forget ------------------------------------------------------------------------------------
+
+
+def _lead_row(lead: int) -> dict:
+    with sqlite3.connect("leadshare.db") as conn:
+        conn.row_factory = sqlite3.Row
+        return dict(conn.execute("SELECT * FROM leads WHERE id = ?", (lead,)).fetchone())
+
+
+def test_forgotten_lead_digest_cannot_be_tested_against_a_guess(cli, tmp_path):
+    from leadshare.services import note_digest, personal_digest
+
+    _imported(cli, tmp_path)
+    assert cli("--as", "aisyah", "note", "1", "wife is Siti, 012-999 8888").exit_code == 0
+    known = _lead_row(1)  # what an attacker guesses right: every personal field as it was
+    salts = {_lead_row(i)["salt"] for i in (1, 2, 3)}
+    assert len(salts) == 3 and all(len(s) == 16 for s in salts)  # a salt per lead
+    assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    gone = _lead_row(1)
+    assert [gone[k] for k in ("name", "phone", "email", "external_id", "phone_key", "email_key", "salt")] == [None] * 7
+    with sqlite3.connect("leadshare.db") as conn:
+        ledger_salt = bytes.fromhex(conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
+        note = orjson.loads(conn.execute("SELECT data FROM events WHERE type = 'note'").fetchone()[0])
+        blobs = [b for (b,) in conn.execute("SELECT salt FROM leads WHERE salt IS NOT NULL")] + [ledger_salt]
+    personal = [known[k] for k in ("name", "phone", "email", "phone_key", "email_key", "external_id")]
+    for salt in blobs:  # no salt left in the file makes the right guess match
+        assert gone["pd"] not in (personal_digest(salt, *personal), personal_digest(salt, *personal[:5]))
+        assert note["digest"] != note_digest(salt, "wife is Siti, 012-999 8888")
+    assert cli.json("verify")["ok"] is True
+    assert cli.json("verify", "--decisions")["ok"] is True
+    assert cli("show", "FB-0").exit_code == 2  # the external id no longer finds the person
+
+
+def test_leads_from_before_per_lead_salts_keep_verifying_and_forget_erases_their_digest(cli, tmp_path):
+    from conftest import as_before_per_lead_salts
+
+    _imported(cli, tmp_path)
+    assert cli("--as", "aisyah", "note", "2", "called").exit_code == 0
+    as_before_per_lead_salts(tmp_path / "leadshare.db")
+    assert cli.json("verify")["ok"] is True  # migrated: the old leads keep the ledger-wide salt
+    assert _lead_row(1)["salt"] is None
+    assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    gone = _lead_row(1)
+    assert gone["pd"] is None and gone["external_id"] is None  # a ledger-wide-salt digest is not kept
+    assert cli.json("verify")["ok"] is True
+    with sqlite3.connect("leadshare.db") as conn:  # what is left of it is still certified
+        conn.execute("UPDATE leads SET source = 'tiktok' WHERE id = 1")
+    assert any("lead 1: stored fields differ" in p for p in cli.json("verify", code=1)["problems"])

@@ -70,7 +70,7 @@ BULK_LEADS = 50_000
 # A new lead row as insert_leads takes it.
 LEAD_COLUMNS = (
     "id", "external_id", "name", "phone", "email", "phone_key", "email_key", "pd", "source", "region",
-    "attrs", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
+    "attrs", "salt", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
     "sla_start", "sla_due", "queued_reason", "closed_at", "strategy",
 )
 def assignment_key(assigned_at, agent, cands, rule, strategy, source, region, status) -> tuple:
@@ -533,8 +533,11 @@ class Ledger:
         """Blank a customer's personal fields in the lead and its notes, and scrub the freed pages
         (the outbox keeps its own copy: see outbox.erase_personal)."""
         self.conn.execute("PRAGMA secure_delete = ON")
+        # A lead from before per-lead salts keeps no `pd`: made with the ledger-wide salt, it could
+        # still be tested against guesses (its forgotten event certifies the row without it).
         self.conn.execute(
             "UPDATE leads SET name = NULL, phone = NULL, email = NULL, phone_key = NULL, email_key = NULL, "
+            "external_id = NULL, pd = CASE WHEN salt IS NULL THEN NULL ELSE pd END, salt = NULL, "
             "forgotten_at = ? WHERE id = ?",
             (at, lead_id),
         )
@@ -704,10 +707,11 @@ class Ledger:
             self.conn.text_factory = before
 
     def notes_with_events(self) -> Iterator[tuple]:
-        """(note id, lead, seq, text, the data of the note event at seq or None), by note id."""
+        """(note id, lead, seq, text, the data of the note event at seq or None, the lead's salt or
+        None), by note id."""
         return self.conn.execute(
-            "SELECT n.id, n.lead, n.seq, n.text, e.data FROM notes n "
-            "LEFT JOIN events e ON e.seq = n.seq AND e.type = 'note' ORDER BY n.id"
+            "SELECT n.id, n.lead, n.seq, n.text, e.data, l.salt FROM notes n "
+            "LEFT JOIN events e ON e.seq = n.seq AND e.type = 'note' LEFT JOIN leads l ON l.id = n.lead ORDER BY n.id"
         )
 
     def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:
