@@ -84,6 +84,12 @@ class OutputFile:
     def __str__(self) -> str:
         return "-" if self.path is None else str(self.path)
 
+    @property
+    def is_stream(self) -> bool:
+        """Standard output, a FIFO or a device (such as /dev/stdout): a confirmation printed on
+        stdout could land in the data itself."""
+        return self.path is None or (self.path.exists() and not self.path.is_file())
+
     def write(self, fill: Callable[[IO[str]], T], encoding: str = "utf-8") -> T:
         if self.path is None:
             return _to_stdout(fill)

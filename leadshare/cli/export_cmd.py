@@ -76,4 +76,4 @@ def export(
     keys = exports.export_attribute_keys(ledger, statuses, agents, start, end) if fmt == "csv" else ()
     count = target.write(lambda fh: exports.write_export(rows, fmt, fh, keys, plain))
     if target.path is not None:
-        console().print(f"exported {count} lead{'s' if count != 1 else ''} to {out}", markup=False)
+        console(stderr=target.is_stream).print(f"exported {count} lead{'s' if count != 1 else ''} to {out}")

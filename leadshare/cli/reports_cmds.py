@@ -125,5 +125,5 @@ def dashboard(
     html = page.render(ledger, team, now, days=days, verify=not skip_verify)
     target.write(lambda fh: fh.write(html))
     if target.path is not None:
-        console().print(f"dashboard written: {out}", markup=False)
+        console(stderr=target.is_stream).print(f"dashboard written: {out}")
 
