@@ -16,16 +16,14 @@ No heavy imports: the importer and the CLI both use this.
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
-import io
 import json
 import os
 import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, TypeVar
+from typing import IO, Any, Callable, TypeVar
 
 from leadshare.errors import LeadshareError
 
@@ -49,30 +47,6 @@ def csv_cell(value: Any, plain: bool = False) -> str:
     else:
         text = str(value)
     return "'" + text if not plain and text.startswith(FORMULA_PREFIXES) else text
-
-
-def _free_name(columns: list[str], candidates: tuple[str, ...]) -> str:
-    taken = {c.strip().casefold() for c in columns}
-    return next((c for c in candidates if c not in taken), candidates[-1])
-
-
-def write_rejects(out: IO[str], columns: list[str], delimiter: str, rejects: Iterable) -> None:
-    """The rejects file: `reason` first (so a row longer than the header cannot push it out of
-    its column), `raw` (the row as one line of the file's csv), then the original header and
-    each rejected row's cells. Same delimiter as the input, so the spreadsheet that made the file
-    opens it the same way; every cell spreadsheet-safe, as an export's are."""
-    reason = _free_name(columns, ("reason", "reject_reason", "leadshare_reason", "leadshare_reject_reason"))
-    raw = _free_name([*columns, reason], ("raw", "raw_row", "leadshare_raw_row"))
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow([csv_cell(c) for c in (reason, raw, *columns)])
-    line = io.StringIO()
-    as_line = csv.writer(line, delimiter=delimiter, lineterminator="\r\n")  # quotes a cell holding a line break
-    for rej in rejects:
-        line.seek(0)
-        line.truncate()
-        as_line.writerow(rej.values)
-        raw_text = line.getvalue()[:-2]
-        writer.writerow([csv_cell(v) for v in (f"line {rej.line}: {rej.reason}", raw_text, *rej.values)])
 
 
 class OutputFile:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TEAM_YAML, Cli, lead_rows, phone, write_csv
-from leadshare import exports, outputs
+from leadshare import export, outputs
 
 PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REQUIRED = ("id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "created_at",
@@ -221,7 +221,7 @@ def test_a_failed_write_leaves_the_old_file_whole(cli, tmp_path, monkeypatch):
         fh.write("id,external_id\n1,half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(exports, "write_export", full_disk)
+    monkeypatch.setattr(export, "write_export", full_disk)
     result = cli("export", "--out", str(out))
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "disk is full" in result.stderr

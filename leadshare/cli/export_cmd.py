@@ -54,7 +54,7 @@ def export(
     as_: AsOption = None,
 ) -> None:
     """Leads out as csv, json or jsonl, with their owner, times and last note."""
-    from leadshare import clock, exports, outputs
+    from leadshare import clock, export as exports, outputs
 
     fmt = exports.export_format(fmt, str(out) if out else None)
     w = where(ctx, db, rules, as_)

@@ -1,5 +1,7 @@
-"""Leads out (`export`): the rows, their columns, and the csv, json and jsonl writers. Reads
-through the ledger's report queries; the file itself is written by `leadshare.outputs`."""
+"""The leads out of the ledger for `export`: the rows, oldest first, and their csv, json and
+jsonl forms. A csv cell that a spreadsheet would run as a formula is made safe (outputs.csv_cell)
+unless asked for plain cells; json keeps every value as it is. The file itself is written by
+`leadshare.outputs`."""
 
 from __future__ import annotations
 
