@@ -382,6 +382,9 @@ def import_file(
 WRITE_CHUNK = 20_000  # leads read, decided, then written, at a time: memory stays flat on big files
 
 
+_ROW_AGENT = Ledger.LEAD_COLUMNS.index("agent")  # the owner's place in a new lead's row
+
+
 class _BatchWriter:
     """Gathers a run of new leads and their events and writes them together, so a big import
     holds a chunk in memory, not the whole file. The import holds the write lock and nothing
@@ -405,8 +408,8 @@ class _BatchWriter:
         NewEvent, or a plain tuple of its fields)."""
         if row is not None:
             self.rows.append(row)
-            if self.notify and row[14]:
-                self.by_agent_ids.setdefault(row[14], []).append(row[0])
+            if self.notify and row[_ROW_AGENT]:
+                self.by_agent_ids.setdefault(row[_ROW_AGENT], []).append(row[0])
         self.events.append(event)
         if len(self.events) >= WRITE_CHUNK:
             self.flush()
