@@ -256,3 +256,37 @@ def test_leads_from_before_per_lead_salts_keep_verifying_and_forget_erases_their
     with sqlite3.connect("leadshare.db") as conn:  # what is left of it is still certified
         conn.execute("UPDATE leads SET source = 'tiktok' WHERE id = 1")
     assert any("lead 1: stored fields differ" in p for p in cli.json("verify", code=1)["problems"])
+
+
+# ---- export ------------------------------------------------------------------------------------
+
+
+def test_export_out_picks_the_format_from_the_extension(cli, tmp_path):
+    _imported(cli, tmp_path)
+    for name in ("d9.json", "d9.jsonl", "d9.csv", "d9.JSON"):
+        assert cli("export", "--out", name).exit_code == 0
+    assert len(orjson.loads((tmp_path / "d9.json").read_text())) == 3
+    assert [orjson.loads(line)["id"] for line in (tmp_path / "d9.jsonl").read_text().splitlines()] == [1, 2, 3]
+    assert (tmp_path / "d9.csv").read_text().startswith("id,external_id,")
+    assert len(orjson.loads((tmp_path / "d9.JSON").read_text())) == 3
+    assert cli("export", "--out", "d9.json", "--format", "csv").exit_code == 0  # --format wins
+    assert (tmp_path / "d9.json").read_text().startswith("id,external_id,")
+
+
+def test_export_csv_has_a_column_per_attribute(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(2), header="Lead ID,Full Name,Mobile No,Email Address,Lead Source,"
+              "State,Product\n")
+    write_csv(tmp_path / "more.csv", [f"FB-9,Nine,{phone(9)},,web,KL,ms,=1+1"],
+              header="Lead ID,Full Name,Mobile No,Email Address,Lead Source,State,Language,Status\n")
+    assert cli("import", "leads.csv").exit_code == 0 and cli("import", "more.csv").exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(cli("export").stdout, newline="")))
+    assert "fields" not in rows[0]
+    assert [(r["product"], r["language"]) for r in rows] == [("residential", ""), ("residential", ""), ("", "ms")]
+    assert rows[2]["field_status"] == "'=1+1"  # an attribute named like a column keeps both
+
+
+def test_export_plain_leaves_cells_unneutralised(cli, tmp_path):
+    _imported(cli, tmp_path, 1)
+    safe = list(csv.DictReader(io.StringIO(cli("export").stdout, newline="")))[0]
+    plain = list(csv.DictReader(io.StringIO(cli("export", "--plain").stdout, newline="")))[0]
+    assert safe["phone"] == "'+60123000000" and plain["phone"] == "+60123000000"
