@@ -521,7 +521,8 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                         "duplicate",
                         lead=open_match[0],
                         agent=open_match[2],
-                        data={"batch": batch, "row": row_no, "source": head[7], "external_id": head[0]},
+                        # no external id: the chain cannot forget it (the lead's row and digest can)
+                        data={"batch": batch, "row": row_no, "source": head[7]},
                     ))
                     continue
                 previous_owner = max(matches)[2] if matches else None

@@ -290,3 +290,18 @@ def test_export_plain_leaves_cells_unneutralised(cli, tmp_path):
     safe = list(csv.DictReader(io.StringIO(cli("export").stdout, newline="")))[0]
     plain = list(csv.DictReader(io.StringIO(cli("export", "--plain").stdout, newline="")))[0]
     assert safe["phone"] == "'+60123000000" and plain["phone"] == "+60123000000"
+
+
+def test_forget_leaves_no_external_id_in_duplicate_events_or_notifications(cli, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(rules.read_text().replace("after_hours: assign\n", "after_hours: assign\nnotify:\n  command: ./n.sh\n"))
+    (tmp_path / "n.sh").write_text("#!/bin/sh\ncat > /dev/null\n")
+    (tmp_path / "n.sh").chmod(0o755)
+    _imported(cli, tmp_path, 1)
+    write_csv(tmp_path / "again.csv", [f"CRM-777,Customer 0,{phone(0)},,web,KL,residential"])
+    assert cli("import", "again.csv").exit_code == 0  # the same person, by phone, under another id
+    assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    with sqlite3.connect("leadshare.db") as conn:
+        stored = b"".join(str(row).encode() for table in ("events", "outbox", "leads")
+                          for row in conn.execute(f"SELECT * FROM {table}"))
+    assert b"FB-0" not in stored and b"CRM-777" not in stored
