@@ -15,7 +15,7 @@ import typer
 import leadshare
 from leadshare.cli import app
 
-PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.export", "leadshare.clock", "leadshare.contacts"]
+PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.export", "leadshare.mail", "leadshare.clock", "leadshare.contacts"]
 
 
 @pytest.mark.parametrize("module", PURE)
