@@ -62,18 +62,37 @@ class OutputFile:
     def is_stream(self) -> bool:
         """Standard output, a FIFO or a device (such as /dev/stdout): a confirmation printed on
         stdout could land in the data itself."""
-        return self.path is None or (self.path.exists() and not self.path.is_file())
+        return self.path is None or _written_in_place(self.path)
 
     def write(self, fill: Callable[[IO[str]], T], encoding: str = "utf-8") -> T:
         if self.path is None:
             return _to_stdout(fill)
-        if self.path.exists() and not self.path.is_file():  # a FIFO, /dev/stdout, a device
+        if _written_in_place(self.path):
             try:
                 with open(self.path, "w", encoding=encoding, newline="") as fh:
                     return fill(fh)
             except OSError as exc:
                 raise _write_error(self.path, self.path.parent, exc, self.option) from None
         return _replace(self.path, fill, encoding, self.option)
+
+
+SYSTEM_FOLDERS = ("/dev/", "/proc/")  # where a name stands for a stream: /dev/stdout, /proc/self/fd/1
+
+
+def _written_in_place(path: Path) -> bool:
+    """A FIFO, a device, or a name under /dev or /proc (such as /dev/stdout redirected to a
+    file, or a link to one): opened and written into. Replacing it would swap the pipe or device
+    for a plain file, or leave the shell's redirection pointing at the old one."""
+    if not path.exists():
+        return False
+    hop = os.path.abspath(path)
+    for _ in range(40):  # the link chain, as the kernel follows it
+        if hop.startswith(SYSTEM_FOLDERS):
+            return True
+        if not os.path.islink(hop):
+            break
+        hop = os.path.abspath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
+    return not stat.S_ISREG(os.stat(path).st_mode)
 
 
 def output_file(target: str | os.PathLike, ledger: str | os.PathLike, option: str = "--out") -> OutputFile:

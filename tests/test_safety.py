@@ -9,7 +9,10 @@ import os
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import orjson
 import pytest
@@ -305,3 +308,18 @@ def test_forget_leaves_no_external_id_in_duplicate_events_or_notifications(cli, 
         stored = b"".join(str(row).encode() for table in ("events", "outbox", "leads")
                           for row in conn.execute(f"SELECT * FROM {table}"))
     assert b"FB-0" not in stored and b"CRM-777" not in stored
+
+
+def test_dev_stdout_redirected_to_a_file_is_written_into(rules, tmp_path):
+    """`export --out /dev/stdout > file` as a cron line would: a rename over /dev/stdout would
+    replace the system's link (as root) and leave the redirected file empty."""
+    env = {**os.environ, "LEADSHARE_NOW": "2026-11-25T10:00:00"}
+    write_csv(tmp_path / "leads.csv", lead_rows(2))
+    subprocess.run([sys.executable, "-m", "leadshare", "import", "leads.csv"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    with open(tmp_path / "out.jsonl", "w") as out:
+        done = subprocess.run([sys.executable, "-m", "leadshare", "export", "--out", "/dev/stdout", "--format", "jsonl"],
+                              cwd=tmp_path, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 2
+    assert os.path.islink("/dev/stdout") and not list(Path("/dev").glob(".stdout.*"))
