@@ -86,6 +86,13 @@ def test_dry_run_import_creates_no_ledger(cli, tmp_path):
     assert not list(tmp_path.glob("typo.db*"))
 
 
+def test_simulate_on_a_missing_ledger_warns_and_creates_none(cli, tmp_path, rules):
+    write_csv(tmp_path / "leads.csv", lead_rows(2))
+    result = cli("--db", "typo.db", "simulate", "leads.csv", "--rules", str(rules), "--json")
+    assert result.exit_code == 0 and "no ledger at typo.db yet" in result.stderr
+    assert orjson.loads(result.stdout)["imported"] == 2 and not list(tmp_path.glob("typo.db*"))
+
+
 def test_dashboard_on_a_missing_ledger_creates_no_ledger(cli, tmp_path):
     result = cli("--db", "typo.db", "dashboard", "--out", "d.html")
     assert result.exit_code == 0 and "no ledger at typo.db yet" in result.stderr

@@ -116,13 +116,22 @@ def open_ledger(w: Where, create: bool = True):
     It warns and reads an empty ledger in memory instead, so its result is simply empty."""
     from leadshare.ledger.store import Ledger
 
-    if not create and not Ledger.exists(w.db):
-        warn(f"no ledger at {w.db} yet; nothing was created (writing commands and `leadshare init` create it)")
+    if not create and not ledger_there(w.db):
         ledger = Ledger.empty(w.db)
     else:
         ledger = Ledger.open(w.db)
     _open_ledgers.append(ledger)
     return ledger
+
+
+def ledger_there(path: Path) -> bool:
+    """Whether a ledger exists at `path`; when not, one warning line for a command that reads."""
+    from leadshare.ledger.store import Ledger
+
+    if Ledger.exists(path):
+        return True
+    warn(f"no ledger at {path} yet; nothing was created (writing commands and `leadshare init` create it)")
+    return False
 
 
 def warn(message: str) -> None:
