@@ -157,11 +157,45 @@ def period_end(text: str, now: datetime) -> datetime:
     return start
 
 
+def period(since: str | None, until: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as moments; a span given with --until counts back from it, not from
+    now (`--since 7d --until 2026-06-30` is the last week of June)."""
+    end = period_end(until, now) if until else None
+    start = parse_when(since, end if end is not None and is_span(since) else now) if since else None
+    if start is not None and end is not None and end <= start:
+        raise LeadshareError(f"--since {since} is not before --until {until}", "give a period that starts before it ends")
+    return start, end
+
+
 def to_utc_iso(dt: datetime) -> str:
     """The storage form: UTC, seconds precision, '2026-11-25T07:00:00+00:00'."""
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"to_utc_iso needs an aware datetime, got {dt!r}")
     return dt.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def wall_clock(iso: str | None, tz: str | None) -> str:
+    """A stored timestamp as the team's wall clock to the minute ('2026-11-25 14:00'), for people."""
+    if not iso:
+        return ""
+    at = from_iso(iso)
+    return (at.astimezone(zone(tz)) if tz else at).strftime("%Y-%m-%d %H:%M")
+
+
+# A stored UTC timestamp inside free text (a note written by an SLA sweep, say).
+_UTC_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\+00:00|Z)")
+
+
+def wall_clock_in_text(text: str, tz: str | None) -> str:
+    """Text with every UTC timestamp in it shown on the team's wall clock, like the columns beside it."""
+    if not tz or "T" not in text:
+        return text
+    return _UTC_IN_TEXT.sub(lambda m: wall_clock(m.group(0), tz), text)
+
+
+def is_span(text: str) -> bool:
+    """WHEN given as a span back (7d, 24h), rather than a moment."""
+    return bool(_DURATION.match(str(text)))
 
 
 def from_iso(text: str) -> datetime:

@@ -233,7 +233,7 @@ def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path,
         kept = conn.execute("SELECT * FROM assignment_counts ORDER BY 1, 2, 3, 4, 5, 6, 7, 8").fetchall()
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'leads'")}
     assert kept == counted and sum(r[-1] for r in kept) == 15
-    assert {"leads_phone", "leads_email", "leads_open_agent", "leads_sla"} <= indexes  # all back
+    assert {"leads_phone", "leads_email", "leads_open_urgency", "leads_sla"} <= indexes  # all back
 
 
 def test_row_warnings_show_the_first_ten_and_count_the_rest(cli, tmp_path, monkeypatch):

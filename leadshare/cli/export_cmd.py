@@ -66,11 +66,9 @@ def export(
         for a in agents:
             if team.agent(a) is None:
                 raise NotFound(f"--agent {a}: no agent '{a}' in {team.path}", "agents: " + ", ".join(x.id for x in team.agents))
+        agents = [team.agent(a).id for a in agents]  # the roster's spelling: `--agent Ben` is ben
     now = clock.now(team.timezone if team else "UTC")
-    start = clock.parse_when(since, now) if since else None
-    end = clock.period_end(until, now) if until else None
-    if start and end and end < start:
-        raise LeadshareError(f"--since {since} is after --until {until}", "give a period that starts before it ends")
+    start, end = clock.period(since, until, now)
     ledger = open_ledger(w, create=False)
     rows = exports.export_rows(ledger, team, statuses, agents, start, end)
     keys = exports.export_attribute_keys(ledger, statuses, agents, start, end) if fmt == "csv" else ()
