@@ -73,7 +73,7 @@ def cli(tmp_path, rules) -> Cli:
 
 
 def as_before_per_lead_salts(db: Path) -> None:
-    """Rewrite a ledger as leadshare wrote it before schema step 5: every digest of a lead under
+    """Rewrite a ledger as leadshare wrote it before schema step 6: every digest of a lead under
     the ledger-wide salt, its external id in its row digest, no salt column; the chain rehashed."""
     import sqlite3
 
@@ -110,4 +110,4 @@ def as_before_per_lead_salts(db: Path) -> None:
         for name, verb in (("events_append_only_update", "UPDATE"), ("events_append_only_delete", "DELETE")):
             conn.execute(f"CREATE TRIGGER {name} BEFORE {verb} ON events "
                          "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
-        conn.execute("PRAGMA user_version = 4")
+        conn.execute("PRAGMA user_version = 5")

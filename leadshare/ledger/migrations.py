@@ -211,7 +211,14 @@ STEPS: list[str] = [
     -- every lead. An import stamps its whole batch with one time: new entries land at its end.
     CREATE INDEX leads_created ON leads (created_at, source);
     """,
-    # 5: a salt per lead, beside its personal fields and erased with them by `forget`: the digests
+    # 5: the other phones and emails a list cell held beside a lead's own (Krayin's `emails`):
+    # they match duplicates as the lead's own do, and `forget` erases them with the lead's.
+    """
+    CREATE TABLE IF NOT EXISTS other_contacts (lead INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS other_contacts_key ON other_contacts (key);
+    CREATE INDEX IF NOT EXISTS other_contacts_lead ON other_contacts (lead);
+    """,
+    # 6: a salt per lead, beside its personal fields and erased with them by `forget`: the digests
     # the chain keeps of a lead (its personal digest `pd`, covering external_id too, and its notes')
     # can then no longer be tested against a guessed phone or email. Leads from before this step
     # keep the ledger-wide salt in meta (salt NULL here) until they are forgotten.
