@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ def _error_document(message: str, hint: str | None, exit_code: int) -> None:
 def _report(message: str, hint: str | None, exit_code: int, as_json: bool) -> None:
     if as_json:
         _error_document(message, hint, exit_code)
-    print(f"leadshare: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+    print(f"leadshare: {terminal_safe(message + (f' ({hint})' if hint else ''), one_line=True)}", file=sys.stderr)
     raise typer.Exit(exit_code)
 
 
@@ -123,6 +124,7 @@ def fail(exc: LeadshareError, as_json: bool = False) -> None:
         _error_document(exc.message, exc.hint, exc.exit_code)
     lines = exc.lines() if isinstance(exc, RulesError) else [str(exc)]
     for line in lines:
+        line = terminal_safe(line, one_line=True)
         print(f"leadshare: {line}" if not isinstance(exc, RulesError) else line, file=sys.stderr)
     raise typer.Exit(exc.exit_code)
 
@@ -155,12 +157,38 @@ def where(ctx: typer.Context, db: str | None = None, rules: Path | None = None, 
 _open_ledgers: list = []
 
 
-def open_ledger(w: Where):
+def open_ledger(w: Where, create: bool = True):
+    """The ledger at w.db. A command that only reads (create=False) creates none where there is
+    none yet: a mistyped --db must not leave an empty ledger behind and report success on it.
+    It warns and reads an empty ledger in memory instead, so its result is simply empty."""
+    from leadshare.ledger import open_existing
     from leadshare.ledger import open_ledger as open_at
+    from leadshare.ledger.store import Ledger
 
-    ledger = open_at(w.db)
+    ledger = open_at(w.db) if create else open_existing(w.db)
+    if ledger is None:
+        warn_no_ledger(w.db_name)
+        ledger = Ledger.empty(w.db_name)
     _open_ledgers.append(ledger)
     return ledger
+
+
+def ledger_there(db: str) -> bool:
+    """Whether a ledger exists at `db`; when not, one warning line for a command that reads."""
+    from leadshare.ledger import display_name, ledger_exists
+
+    if ledger_exists(db):
+        return True
+    warn_no_ledger(display_name(db))
+    return False
+
+
+def warn_no_ledger(name: str) -> None:
+    warn(f"no ledger at {name} yet; nothing was created (writing commands and `leadshare init` create it)")
+
+
+def warn(message: str) -> None:
+    print(f"warning: {terminal_safe(message, one_line=True)}", file=sys.stderr)
 
 
 def _close_ledgers() -> None:
@@ -193,12 +221,13 @@ def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str 
     """For commands that only read: (where, the rules if present, the ledger)."""
     w = where(ctx, db, rules, actor)
     team = optional_team(w)
-    return w, team, open_ledger(w)
+    return w, team, open_ledger(w, create=False)
 
 
-def session(w: Where, acting: str | None = None):
+def session(w: Where, acting: str | None = None, create: bool = True):
     """Ledger + rules + actor + now, for a use case. `acting` names a command that changes a lead
-    as a person: it needs an identity, so a forgotten --as never passes as the system's."""
+    as a person: it needs an identity, so a forgotten --as never passes as the system's.
+    create=False: a use case that only reads, which creates no ledger."""
     from leadshare import clock
     from leadshare.services import Session
     from leadshare.tiers import with_earned_tiers
@@ -208,7 +237,7 @@ def session(w: Where, acting: str | None = None):
         raise LeadshareError(f"who is acting? `{acting}` changes a lead as a person",
                              "pass --as AGENT_ID or set LEADSHARE_AGENT (a script: --as system)")
     actor = acting_id(rules_file, w.actor)
-    ledger = open_ledger(w)
+    ledger = open_ledger(w, create)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
     return Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
 
@@ -230,11 +259,25 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
         render()
 
 
+# Control characters from the data (C0 and C1, DEL): an ESC or OSC sequence in a name or note
+# would otherwise drive the reader's terminal (set its title, write its clipboard, hide text).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str, one_line: bool = False) -> str:
+    """Text as it may reach a terminal: every control character shown escaped (`\\x1b`); newline
+    and tab pass unless the text must stay `one_line` (an error or warning line)."""
+    pattern = _CONTROL_OR_BREAK if one_line else CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def console(stderr: bool = False):
-    from rich.console import Console
+    """The people's view: everything it prints passes terminal_safe() (see _terminal.py)."""
+    from leadshare.cli._terminal import SafeConsole
 
     # no markup: customer and agent names like "[b]Ali[/b]" must print as written
-    return Console(stderr=stderr, highlight=False, markup=False)
+    return SafeConsole(stderr=stderr, highlight=False, markup=False)
 
 
 _RIGHT_ALIGNED = {"#", "id", "assigned", "expected", "share", "exp.share", "open", "open/cap", "capacity", "seq", "weight",
@@ -257,7 +300,8 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], caption:
 
     from leadshare import clock
 
-    cells = [["" if v is None else clock.wall_clock_in_text(str(v), tz) for v in r] for r in rows]
+    # escaped before the widths are measured, so an escaped cell is laid out whole
+    cells = [["" if v is None else terminal_safe(clock.wall_clock_in_text(str(v), tz)) for v in r] for r in rows]
     widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
     keep = [i for i, _ in enumerate(columns) if not cells or any(r[i] for r in cells)]
     width = console().width

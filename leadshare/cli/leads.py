@@ -51,7 +51,7 @@ def mine(
     team = optional_team(w)
     if team is not None:
         w.actor = acting_id(team, w.actor)
-    ledger = open_ledger(w)
+    ledger = open_ledger(w, create=False)
     now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
     if limit is None and not json_:
         limit = MINE_TABLE_LIMIT

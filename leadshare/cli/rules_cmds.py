@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import DbOption, RulesOption, console, where
+from leadshare.cli._common import DbOption, RulesOption, console, terminal_safe, where
 from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED
 
 rules_app = typer.Typer(help="The rules file.", no_args_is_help=True)
@@ -37,7 +37,7 @@ def check(
     target = path or w.rules
     problems = check_rules(target)
     for line, message in problems:
-        typer.echo(f"{target}:{line}: {message}", err=True)
+        typer.echo(terminal_safe(f"{target}:{line}: {message}", one_line=True), err=True)
     if problems:
         typer.echo(RULES_HINT, err=True)
         raise typer.Exit(EXIT_REFUSED)
@@ -47,7 +47,7 @@ def check(
     if lead_fields is not None:
         warnings = sorted(warnings + lint_fields(team, lead_fields), key=lambda problem: problem[0])
     for line, message in warnings:
-        typer.echo(f"{target}:{line}: warning: {message}", err=True)
+        typer.echo(terminal_safe(f"{target}:{line}: warning: {message}", one_line=True), err=True)
     team_ok = f"{target}: ok" + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else "")
     console().print(team_ok)
     if warnings and strict:

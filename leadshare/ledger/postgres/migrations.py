@@ -188,6 +188,10 @@ STEPS: list[str] = [
     CREATE INDEX other_contacts_key ON leadshare.other_contacts (key);
     CREATE INDEX other_contacts_lead ON leadshare.other_contacts (lead);
     """,
+    # 4: SQLite's step 6: a salt per lead, erased with its personal fields by `forget`.
+    """
+    ALTER TABLE leadshare.leads ADD COLUMN salt bytea;
+    """,
 ]
 
 LATEST = len(STEPS)
