@@ -725,7 +725,7 @@ class Ledger:
             sql += " WHERE " + " AND ".join(where)
         if limit:
             # the newest N, still shown in ledger order
-            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
+            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)}) AS newest ORDER BY seq"
         else:
             sql += " ORDER BY seq"
         return self.query(sql, params)
