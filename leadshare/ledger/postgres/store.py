@@ -67,7 +67,6 @@ class PostgresLedger(Ledger):
         use, or (create=False) None while the database holds none."""
         ledger = cls(connect(url), url)
         try:
-            ledger.conn.execute(f"SET search_path = {SCHEMA}")
             if not create and ledger._schema_version() == 0:
                 ledger.close()
                 return None
