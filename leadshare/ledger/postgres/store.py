@@ -71,10 +71,11 @@ class PostgresLedger(Ledger):
                 ledger.close()
                 return None
             ledger._migrate()
-        except (psycopg.Error, LedgerError) as exc:
+        except LedgerError:
             ledger.close()
-            if isinstance(exc, LedgerError):
-                raise
+            raise
+        except psycopg.Error as exc:
+            ledger.close()
             raise ledger.translate(exc) from None
         return ledger
 
@@ -121,8 +122,7 @@ class PostgresLedger(Ledger):
     # ---- transactions ----------------------------------------------------------------------
 
     def _begin(self) -> None:
-        self.conn.execute("BEGIN")
-        self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        self.conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")  # one round trip
 
     _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     # leads_open_urgency's order: NULLs (no SLA) sort last in ascending order here
