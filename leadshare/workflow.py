@@ -1,6 +1,6 @@
 """Use cases after a lead has an owner: notes, statuses, handoffs, SLA sweeps, leave, forgetting.
 
-Like services.py, each function is one ledger transaction. Guardrails go by the acting identity
+Like the use cases in services/, each function is one ledger transaction. Guardrails go by the acting identity
 (`--as`): they guard against mistakes, not against someone who can edit the file.
 """
 
