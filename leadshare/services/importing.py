@@ -250,10 +250,9 @@ class _Import:
                 k[2:] for p in prepared for k in p[2] if k[0] != "x"), self.first_new)
 
     def _decide_and_write(self, prepared: list[tuple], start: int, step: float, total: int) -> None:
-        """Each lead of the chunk: a duplicate of an open lead, or a new lead with its owner kept
-        (--keep-owner) or decided by the rules; into the writer, and into `seen` for later rows.
-        The loop of a million leads: everything it reads is a local, and it calls nothing it
-        need not."""
+        """Each lead of the chunk: a duplicate of an open lead, or a new lead, its owner kept or
+        decided; into the writer and into `seen`. Kept whole for speed: a call per lead here is a
+        million calls, so everything the loop reads is a local and only the rare paths are calls."""
         result, writer, decider, seen, by_agent = self.result, self.writer, self.decider, self.seen, self.by_agent
         seen_get, progress, keep_owner, batch, at = seen.get, self.progress, self.keep_owner, self.batch, self.s.at
         closed, initial, rules_read_fields = self.closed, self.s.team.statuses[0], self.rules_read_fields
