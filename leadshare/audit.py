@@ -77,11 +77,12 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
     # SQLite's integrity check and the notes' digests take as long as the log: they run in a
     # child process on their own connection while the log is read here
     lenient = ledger.text_is_lenient()
-    if ledger.in_memory:  # no second connection can see it: checked here
+    path = ledger.side_check_path()
+    if path is None:  # no second connection can see it, or none may be forked: checked here
         side = _side_checks(ledger)
         side_checks = lambda: side  # noqa: E731
     else:
-        side_checks = beside(_side_checks_at, ledger.path, lenient)
+        side_checks = beside(_side_checks_at, path, lenient)
     chain = ev.Chain()
     replayed = Report()  # the replay's findings, told after the chain's: a break explains them
     replay = _Replay(replayed)
@@ -286,7 +287,7 @@ def _check_projections(ledger: Ledger, report: Report, replay: "_Replay") -> Non
             report.add(f"rotation of rule '{rule}': last is {state.last!r} but the log says {replay.rotation_last.get(rule)!r}")
     if ledger.earned_tiers() != replay.tiers:
         report.add("agent tiers differ from what the tiers_applied events recorded")
-    for row in ledger.imports(limit=-1):
+    for row in ledger.imports(limit=None):
         logged = replay.imports.get(row["batch"])
         if logged is None or any(logged.get(k) != row[k] for k in ("rows", "imported", "duplicates", "rejected", "assigned", "queued")):
             report.add(f"import batch {row['batch']}: its counts differ from the log")

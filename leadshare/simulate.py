@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 
 from leadshare import clock, importer, reports, services
+from leadshare.ledger import copy_to_file, ledger_exists
 from leadshare.ledger.store import Ledger
 from leadshare.models import Team
 from leadshare.tiers import with_earned_tiers
 
 
-def _run(db: Path, data: bytes, name: str, team: Team, workdir: str, label: str) -> dict:
+def _run(db: str, data: bytes, name: str, team: Team, workdir: str, label: str) -> dict:
     path = os.path.join(workdir, f"{label}.db")
-    if db.exists():
-        Ledger.copy_readonly(str(db), path)
+    if ledger_exists(db):
+        copy_to_file(db, path)
     ledger = Ledger.open(path)
     try:
         team = with_earned_tiers(team, ledger.earned_tiers())
@@ -37,7 +37,7 @@ def _run(db: Path, data: bytes, name: str, team: Team, workdir: str, label: str)
         ledger.close()
 
 
-def simulate(db: Path, data: bytes, name: str, new_team: Team, current_team: Team | None) -> dict:
+def simulate(db: str, data: bytes, name: str, new_team: Team, current_team: Team | None) -> dict:
     """The fairness document under the new rules; `current` holds today's rules' one for comparison."""
     with tempfile.TemporaryDirectory(prefix="leadshare-simulate-") as workdir:
         new = _run(db, data, name, new_team, workdir, "new")

@@ -433,7 +433,8 @@ def forget(s: Session, ref: str) -> dict:
             if attrs != lead["attrs"]:
                 s.ledger.update_lead(lead["id"], attrs=attrs)
             outbox.erase_personal(s.ledger, lead["id"])
-    return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint()}
+    return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint(),
+            "note": s.ledger.erasure_note()}
 
 
 def _forgotten_data(lead: dict, attrs: str) -> dict:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import CSV_HEADER, lead_rows, phone, write_csv
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_after_hours_queue_waits_for_opening_time_then_assign_takes_the_queue_oldest_first(cli, tmp_path, rules):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sqlite3
 import struct
 import subprocess
 import zlib
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEAM_YAML, Cli, lead_rows, phone, write_csv
+from conftest import TEAM_YAML, Cli, lead_rows, ledger_conn, phone, write_csv
 
 # Names are untrusted: markup in them must come out as text.
 BEN = "Ben <b>Lim</b> & 'Co'"
@@ -26,6 +25,9 @@ DASH_YAML = (
     .replace("    tier: gold\n", "    tier: gold\n    capacity: 12\n")
 )
 NAMES = ["Aisyah Rahman", BEN, "Chitra Devi"]
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def chromium() -> str:
@@ -241,10 +243,10 @@ def test_dashboard_figures(cli, tmp_path, rules):
     cli.json("import", "leads.csv")
     from leadshare import clock, dashboard
     from leadshare.config import load_team
-    from leadshare.ledger.store import Ledger
+    from leadshare.ledger import open_ledger
 
     team = load_team(rules)
-    ctx = dashboard.build(Ledger.open(tmp_path / "leadshare.db"), team, clock.now(team.timezone).replace(hour=16))
+    ctx = dashboard.build(open_ledger(os.environ.get("LEADSHARE_DB") or tmp_path / "leadshare.db"), team, clock.now(team.timezone).replace(hour=16))
     assert ctx["volume"]["total"] == 7
     assert ctx["volume"]["by_source"][:2] == [{"source": "facebook", "leads": 6}, {"source": "walk-in", "leads": 1}]
     assert len(ctx["volume"]["by_day"]) == 30 and ctx["volume"]["by_day"][-1] == {"day": "2026-11-25", "leads": 7}
@@ -257,7 +259,7 @@ def test_dashboard_figures(cli, tmp_path, rules):
 def test_a_tampered_ledger_shows_problems(cli, tmp_path, rules):
     write_csv(tmp_path / "leads.csv", lead_rows(3))
     cli.json("import", "leads.csv")
-    with sqlite3.connect("leadshare.db") as conn:
+    with ledger_conn() as conn:
         conn.execute("UPDATE leads SET agent = 'chitra' WHERE id = 1")
     result = cli("dashboard", "--out", "dash.html")
     assert result.exit_code == 0, result.stderr
@@ -279,6 +281,7 @@ def test_dashboard_of_an_empty_ledger(cli, tmp_path):
     assert "Nothing imported yet." in html and "No leads were assigned in this period." in html
 
 
+@pytest.mark.sqlite_only  # SQLite's own query plan
 def test_the_dashboards_leads_created_in_a_period_are_read_through_an_index(cli, tmp_path):
     """EXPLAIN QUERY PLAN of the very query the dashboard runs: a search of an index that covers it,
     never a scan of every lead."""

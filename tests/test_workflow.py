@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 import orjson
 
 from conftest import lead_rows, phone, write_csv
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def imported(cli, tmp_path, n=3, **env):

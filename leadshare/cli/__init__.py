@@ -30,7 +30,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    db: Annotated[Optional[Path], typer.Option("--db", help="Ledger file [env LEADSHARE_DB; default ./leadshare.db].")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Ledger file or postgresql:// URL [env LEADSHARE_DB; default ./leadshare.db].")] = None,
     rules: Annotated[Optional[Path], typer.Option("--rules", help="Rules file [env LEADSHARE_RULES; default ./rules.yaml].")] = None,
     as_: Annotated[Optional[str], typer.Option("--as", help="Who is acting [env LEADSHARE_AGENT].")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks [env LEADSHARE_DEBUG=1].")] = False,
@@ -39,7 +39,7 @@ def _root(
     """Options given before the command apply to it; the same options after the command win."""
 
 
-from leadshare.cli import export_cmd, help_cmd, imports, leads, ledger_cmds, notify_cmd, reports_cmds, rules_cmds, simulate_cmd, team_cmds, workflow_cmds  # noqa: E402,F401  (registers commands)
+from leadshare.cli import db_cmds, export_cmd, help_cmd, imports, leads, ledger_cmds, notify_cmd, reports_cmds, rules_cmds, simulate_cmd, team_cmds, workflow_cmds  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ from typer.exceptions import TyperException
 from leadshare.errors import EXIT_REFUSED, LeadshareError, RulesError
 
 DbOption = Annotated[
-    Optional[Path], typer.Option("--db", help="Ledger file [env LEADSHARE_DB; default ./leadshare.db].", show_default=False)
+    Optional[str],
+    typer.Option("--db", help="Ledger file or postgresql:// URL [env LEADSHARE_DB; default ./leadshare.db].", show_default=False),
 ]
 RulesOption = Annotated[
     Optional[Path],
@@ -95,6 +96,10 @@ class LeadshareGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
             if _debug_wanted() or isinstance(exc, TyperException):  # usage errors: Typer words them
                 raise
+            if type(exc).__module__.startswith("psycopg"):  # the server, met mid-command
+                from leadshare.ledger.postgres.connect import query_error
+
+                fail(query_error(exc, where(ctx).db))
             # only the type: a message could carry a customer's phone number
             _report(f"unexpected {type(exc).__name__}; nothing was changed",
                     "run again with --debug for details", EXIT_REFUSED, as_json)
@@ -131,15 +136,22 @@ def fail(exc: LeadshareError, as_json: bool = False) -> None:
 class Where:
     """Resolved locations: command option, then the option before the command, then env, then default."""
 
-    db: Path
+    db: str  # a file path or a postgresql:// URL (a Path would fold the URL's //)
     rules: Path
     actor: str | None
 
+    @property
+    def db_name(self) -> str:
+        """The ledger as it may be printed (a URL's password masked)."""
+        from leadshare.ledger import display_name
 
-def where(ctx: typer.Context, db: Path | None = None, rules: Path | None = None, actor: str | None = None) -> Where:
+        return display_name(self.db)
+
+
+def where(ctx: typer.Context, db: str | None = None, rules: Path | None = None, actor: str | None = None) -> Where:
     root = ctx.find_root().params if ctx else {}
     return Where(
-        db=Path(db or root.get("db") or os.environ.get("LEADSHARE_DB") or "leadshare.db"),
+        db=str(db or root.get("db") or os.environ.get("LEADSHARE_DB") or "leadshare.db"),
         rules=Path(rules or root.get("rules") or os.environ.get("LEADSHARE_RULES") or "rules.yaml"),
         actor=actor or root.get("as_") or os.environ.get("LEADSHARE_AGENT") or None,
     )
@@ -176,24 +188,30 @@ def open_ledger(w: Where, create: bool = True):
     """The ledger at w.db. A command that only reads (create=False) creates none where there is
     none yet: a mistyped --db must not leave an empty ledger behind and report success on it.
     It warns and reads an empty ledger in memory instead, so its result is simply empty."""
+    from leadshare.ledger import open_existing
+    from leadshare.ledger import open_ledger as open_at
     from leadshare.ledger.store import Ledger
 
-    if not create and not ledger_there(w.db):
-        ledger = Ledger.empty(w.db)
-    else:
-        ledger = Ledger.open(w.db)
+    ledger = open_at(w.db) if create else open_existing(w.db)
+    if ledger is None:
+        warn_no_ledger(w.db_name)
+        ledger = Ledger.empty(w.db_name)
     _open_ledgers.append(ledger)
     return ledger
 
 
-def ledger_there(path: Path) -> bool:
-    """Whether a ledger exists at `path`; when not, one warning line for a command that reads."""
-    from leadshare.ledger.store import Ledger
+def ledger_there(db: str) -> bool:
+    """Whether a ledger exists at `db`; when not, one warning line for a command that reads."""
+    from leadshare.ledger import display_name, ledger_exists
 
-    if Ledger.exists(path):
+    if ledger_exists(db):
         return True
-    warn(f"no ledger at {path} yet; nothing was created (writing commands and `leadshare init` create it)")
+    warn_no_ledger(display_name(db))
     return False
+
+
+def warn_no_ledger(name: str) -> None:
+    warn(f"no ledger at {name} yet; nothing was created (writing commands and `leadshare init` create it)")
 
 
 def warn(message: str) -> None:

@@ -23,7 +23,7 @@ def init(ctx: typer.Context, db: DbOption = None, rules: RulesOption = None) -> 
     """Create the ledger (safe to run again: an existing ledger is only checked)."""
     w = where(ctx, db, rules)
     ledger = open_ledger(w)
-    console().print(f"ledger ready: {w.db} ({ledger.event_count()} events)")
+    console().print(f"ledger ready: {w.db_name} ({ledger.event_count()} events)")
 
 
 @app.command("log")
@@ -95,7 +95,7 @@ def verify(
             if report.decisions is not None:
                 c.print(f"ok: {report.decisions} rule decisions re-derived from their recorded inputs, each picking the same owner")
         else:
-            c.print(f"PROBLEMS in {w.db} ({report.events} events read):")
+            c.print(f"PROBLEMS in {w.db_name} ({report.events} events read):")
             for p in report.problems:
                 c.print(f"  {p}")
         for m in report.manual or []:

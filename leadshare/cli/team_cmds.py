@@ -114,13 +114,13 @@ def backup(
     outputs.refuse_database(target, w.db, "backup FILE")
     if target.exists():
         raise LeadshareError(f"{target}: already exists", "choose a new file name; a backup never overwrites")
-    from leadshare.ledger.store import Ledger
+    from leadshare.ledger import ledger_exists
 
-    if not Ledger.exists(w.db):
-        raise LeadshareError(f"no ledger at {w.db}; nothing was backed up", "check --db or LEADSHARE_DB")
+    if not ledger_exists(w.db):
+        raise LeadshareError(f"no ledger at {w.db_name}; nothing was backed up", "check --db or LEADSHARE_DB")
     ledger = open_ledger(w)
     ledger.backup_to(str(target))
-    console().print(f"backed up {w.db} to {target} ({ledger.event_count()} events)")
+    console().print(f"backed up {w.db_name} to {target} ({ledger.event_count()} events)")
 
 
 @app.command("tiers")

@@ -213,3 +213,5 @@ def forget(
         raise typer.Exit(EXIT_ATTENTION)
     what = "already erased; no old copies remain" if out["again"] else "name, phone, email and notes erased"
     console().print(f"lead {out['lead']}: {what}; the audit chain still verifies")
+    if out["note"]:
+        console().print(out["note"])

@@ -8,7 +8,6 @@ event always hashes the same on any machine.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from typing import Any, Iterable, NamedTuple
 
 import orjson
@@ -37,15 +36,17 @@ class NewEvent(NamedTuple):
     data: dict | str | None = None  # a str is the data's canonical JSON already
 
 
-def head(conn: sqlite3.Connection) -> tuple[int, bytes]:
+def head(conn) -> tuple[int, bytes]:
     row = conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
-def append(conn: sqlite3.Connection, events: Iterable[NewEvent], *, at: str, actor: str) -> list[int]:
-    """The one way to write an event. Call inside the use case's transaction."""
-    seq, prev = head(conn)
-    first = seq + 1
+COLUMNS = ("seq", "at", "actor", "type", "lead", "agent", "data", "hash")
+
+
+def chained(seq: int, prev: bytes, events: Iterable[NewEvent], at: str, actor: str) -> list[tuple]:
+    """The events as rows of the events table, each linked to the one before, after event `seq`
+    whose hash is `prev`."""
     rows = []
     add = rows.append
     for type_, lead, agent, data in events:  # NewEvents, or plain tuples of their fields
@@ -54,10 +55,7 @@ def append(conn: sqlite3.Connection, events: Iterable[NewEvent], *, at: str, act
             data = canonical(data or {}).decode()
         prev = link(prev, seq, at, actor, type_, lead, agent, data)
         add((seq, at, actor, type_, lead, agent, data, prev))
-    conn.executemany(
-        "INSERT INTO events (seq, at, actor, type, lead, agent, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
-    )
-    return list(range(first, seq + 1))
+    return rows
 
 
 class Chain:

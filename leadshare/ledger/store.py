@@ -91,8 +91,14 @@ BULK_EVENT_TYPES = ("assigned", "queued", "duplicate")
 RARE_EVENTS = " AND ".join(f"type <> '{t}'" for t in BULK_EVENT_TYPES)
 
 
+# meta keys each ledger keeps for itself: its chain head (recounted on every write) and
+# PostgreSQL's schema step.
+_OWN_META = ("head", "schema")
+
+
 class Ledger:
     DatabaseError = sqlite3.Error  # so callers can catch a damaged file without importing sqlite3
+    URGENCY = URGENCY
 
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
@@ -132,6 +138,10 @@ class Ledger:
             return ledger
         except sqlite3.Error as exc:
             raise translate_error(exc, path) from exc
+
+    def side_check_path(self) -> str | None:
+        """Where a second process may open this ledger read-only to check it beside this one."""
+        return None if self.in_memory else self.path
 
     @staticmethod
     def exists(path: str | os.PathLike) -> bool:
@@ -200,9 +210,9 @@ class Ledger:
             yield self
             return
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise translate_error(exc, self.path) from exc
+            self._begin()
+        except self.DatabaseError as exc:
+            raise self.translate(exc) from exc
         self._in_write = True
         try:
             yield self
@@ -210,22 +220,32 @@ class Ledger:
             _progress["committing"] = True
             self.conn.execute("COMMIT")
             _progress["committed"] = True
-        except sqlite3.Error as exc:
+        except self.DatabaseError as exc:
             _progress["committing"] = False  # a failed COMMIT saved nothing
             self._rollback()
-            raise translate_error(exc, self.path) from exc
+            raise self.translate(exc) from exc
         except BaseException:
             self._rollback()
             raise
         finally:
             self._in_write = False
 
+    def _begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def translate(self, exc: Exception) -> LedgerError:
+        """A database error as the one line a user reads."""
+        return translate_error(exc, self.path)
+
     def _rollback(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(self.DatabaseError):
             self.conn.execute("ROLLBACK")
 
+    def _has_log(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone() is not None
+
     def _record_head(self) -> None:
-        if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone():
+        if not self._has_log():
             return
         seq, hash_ = ev.head(self.conn)
         self.conn.execute(
@@ -261,7 +281,16 @@ class Ledger:
         return bytes.fromhex(self.meta("salt") or "")
 
     def append(self, new_events: Iterable[ev.NewEvent], *, at: str, actor: str) -> list[int]:
-        return ev.append(self.conn, new_events, at=at, actor=actor)
+        """The one way to write an event. Call inside the use case's transaction."""
+        last, prev = ev.head(self.conn)
+        rows = ev.chained(last, prev, new_events, at, actor)
+        self.insert_rows("events", ev.COLUMNS, rows)
+        return list(range(last + 1, last + 1 + len(rows)))
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        """Many rows into a table (names from the code, never from input)."""
+        names = ", ".join(f'"{c}"' for c in columns)
+        self.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})", rows)
 
     # ---- rules versions and decisions ------------------------------------------------------
 
@@ -276,7 +305,7 @@ class Ledger:
 
     def add_candidate_sets(self, sets: dict[bytes, str]) -> None:
         self.conn.executemany(
-            "INSERT OR IGNORE INTO candidate_sets (hash, data) VALUES (?, ?)", list(sets.items())
+            "INSERT INTO candidate_sets (hash, data) VALUES (?, ?) ON CONFLICT DO NOTHING", list(sets.items())
         )
 
     def candidate_sets(self, hashes: Iterable[bytes]) -> dict[bytes, list]:
@@ -326,7 +355,10 @@ class Ledger:
         """The rules version an import batch was decided under."""
         return self.scalar("SELECT rules FROM imports WHERE batch = ?", (batch,))
 
-    def imports(self, limit: int = 10) -> list[dict]:
+    def imports(self, limit: int | None = 10) -> list[dict]:
+        """The newest batches first; limit None: all of them."""
+        if limit is None:
+            return self.query("SELECT * FROM imports ORDER BY batch DESC")
         return self.query("SELECT * FROM imports ORDER BY batch DESC LIMIT ?", (limit,))
 
     # ---- leads -----------------------------------------------------------------------------
@@ -335,15 +367,16 @@ class Ledger:
 
     def insert_leads(self, rows: list[tuple]) -> None:
         """Rows of LEAD_COLUMNS; the owned ones are counted into assignment_counts as well."""
-        cols = ",".join(self.LEAD_COLUMNS)
-        self.conn.executemany(f"INSERT INTO leads ({cols}) VALUES ({','.join('?' * len(self.LEAD_COLUMNS))})", rows)
+        self.insert_rows("leads", self.LEAD_COLUMNS, rows)
         counts: dict[tuple, int] = {}
         for found, n in Counter(map(_COUNTED, rows)).items():  # counted as read, the few keys then made
             if found[1] is not None and found[0] is not None:
                 key = assignment_key(*found)
                 counts[key] = counts.get(key, 0) + n
         self.conn.executemany(
-            "INSERT INTO assignment_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            "INSERT INTO assignment_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (assigned_at, agent, cands, rule, strategy, source, region, status) "
+            "DO UPDATE SET n = assignment_counts.n + excluded.n",
             [(*key, n) for key, n in counts.items()],
         )
 
@@ -380,11 +413,14 @@ class Ledger:
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
 
+    # leads `l` beside each key `k.key` of their attributes, in the backend's JSON functions
+    ATTRIBUTE_KEYS_FROM = "leads l, json_each(l.attrs) AS k"
+
     def lead_field_names(self) -> set[str]:
         """Every field at least one lead has: its attribute keys, and the standard columns rules can
         test (external_id, source, region) where some lead holds a value."""
-        names = {row["key"] for row in self.query(
-            "SELECT DISTINCT j.key AS key FROM leads, json_each(leads.attrs) AS j WHERE leads.attrs != '{}'")}
+        names = {key for key, in self.conn.execute(
+            f"SELECT DISTINCT k.key FROM {self.ATTRIBUTE_KEYS_FROM} WHERE l.attrs <> '{{}}'")}
         for column in ("external_id", "source", "region"):  # fixed names, not input
             if self.scalar(f"SELECT EXISTS (SELECT 1 FROM leads WHERE coalesce({column}, '') != '')"):
                 names.add(column)
@@ -418,7 +454,7 @@ class Ledger:
     def insert_other_contacts(self, rows: list[tuple[int, str, str]]) -> None:
         """(lead, kind 'p' or 'e', phone or email key) of the values a list cell held beside the
         lead's own phone and email."""
-        self.conn.executemany("INSERT INTO other_contacts (lead, kind, key) VALUES (?, ?, ?)", rows)
+        self.insert_rows("other_contacts", ("lead", "kind", "key"), rows)
 
     def has_other_contacts(self) -> bool:
         return self.scalar("SELECT EXISTS (SELECT 1 FROM other_contacts)") == 1
@@ -452,7 +488,7 @@ class Ledger:
     def leads_of(self, agent: str, include_closed: bool, limit: int | None = None) -> list[dict]:
         """An agent's leads, most urgent first; the first `limit` of them only, when given."""
         sql = "SELECT * FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {OPEN_LEADS}")
-        return self.query(sql + f" ORDER BY {URGENCY}" + (" LIMIT ?" if limit is not None else ""),
+        return self.query(sql + f" ORDER BY {self.URGENCY}" + (" LIMIT ?" if limit is not None else ""),
                           [agent] if limit is None else [agent, limit])
 
     def count_leads_of(self, agent: str, include_closed: bool) -> int:
@@ -487,10 +523,9 @@ class Ledger:
         self.conn.execute(f"UPDATE leads SET {sets} WHERE id = ?", [*columns.values(), lead_id])
 
     def add_note(self, lead_id: int, seq: int, at: str, author: str, text: str) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO notes (lead, seq, at, author, text) VALUES (?, ?, ?, ?, ?)", (lead_id, seq, at, author, text)
-        )
-        return cur.lastrowid
+        return self.conn.execute(
+            "INSERT INTO notes (lead, seq, at, author, text) VALUES (?, ?, ?, ?, ?) RETURNING id", (lead_id, seq, at, author, text)
+        ).fetchone()[0]
 
     def handoff_reason(self, seq: int) -> str | None:
         """The reason given for the handoff event `seq`: the note written just before it."""
@@ -523,8 +558,9 @@ class Ledger:
     # ---- leave -----------------------------------------------------------------------------
 
     def add_leave(self, agent: str, start: str, end: str, reason: str | None) -> int:
-        cur = self.conn.execute("INSERT INTO leave (agent, start, end, reason) VALUES (?, ?, ?, ?)", (agent, start, end, reason))
-        return cur.lastrowid
+        return self.conn.execute(
+            'INSERT INTO leave (agent, start, "end", reason) VALUES (?, ?, ?, ?) RETURNING id', (agent, start, end, reason)
+        ).fetchone()[0]
 
     def cancel_leave(self, leave_id: int, at: str) -> None:
         self.conn.execute("UPDATE leave SET cancelled_at = ? WHERE id = ?", (at, leave_id))
@@ -571,7 +607,7 @@ class Ledger:
     def erase_personal(self, lead_id: int, at: str) -> None:
         """Blank a customer's personal fields in the lead and its notes, and scrub the freed pages
         (the outbox keeps its own copy: see outbox.erase_personal)."""
-        self.conn.execute("PRAGMA secure_delete = ON")
+        self._scrub_freed_space()
         # A lead from before per-lead salts keeps no `pd`: made with the ledger-wide salt, it could
         # still be tested against guesses (its forgotten event certifies the row without it).
         self.conn.execute(
@@ -582,6 +618,13 @@ class Ledger:
         )
         self.conn.execute("UPDATE notes SET text = NULL WHERE lead = ?", (lead_id,))
         self.conn.execute("DELETE FROM other_contacts WHERE lead = ?", (lead_id,))
+
+    def _scrub_freed_space(self) -> None:
+        self.conn.execute("PRAGMA secure_delete = ON")
+
+    def erasure_note(self) -> str | None:
+        """What `forget` cannot reach and the user must know of (nothing here: see checkpoint)."""
+        return None
 
     def checkpoint(self) -> bool:
         """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too.
@@ -683,7 +726,7 @@ class Ledger:
             sql += " WHERE " + " AND ".join(where)
         if limit:
             # the newest N, still shown in ledger order
-            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
+            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)}) AS newest ORDER BY seq"
         else:
             sql += " ORDER BY seq"
         return self.query(sql, params)
@@ -712,6 +755,41 @@ class Ledger:
         return self.scalar("SELECT count(*) FROM events") or 0
 
     # ---- reports ---------------------------------------------------------------------------
+
+    # ---- copying a whole ledger (see copy.py) ------------------------------------------------
+
+    _SNAPSHOT = "BEGIN"  # deferred: the first read fixes what the transaction sees
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that all see the ledger at one moment, whatever others write meanwhile."""
+        self.conn.execute(self._SNAPSHOT)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(self.DatabaseError):
+                self.conn.execute("COMMIT")
+
+    def head(self) -> tuple[int, bytes]:
+        """The last event's seq and hash (0 and the genesis hash when there is none)."""
+        return ev.head(self.conn)
+
+    def portable_meta(self) -> dict[str, str]:
+        """What a copy of the ledger takes along: the salt, not the backend's own bookkeeping."""
+        return {k: v for k, v in self.conn.execute("SELECT key, value FROM meta") if k not in _OWN_META}
+
+    def replace_meta(self, values: dict[str, str]) -> None:
+        marks = ",".join("?" * len(_OWN_META))
+        self.conn.execute(f"DELETE FROM meta WHERE key NOT IN ({marks})", _OWN_META)
+        self.conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(values.items()))
+
+    def table_rows(self, table: str) -> tuple[list[str], Iterator[tuple]]:
+        """A whole table (named by the code): its column names, then its rows streamed."""
+        cursor = self.conn.execute(f"SELECT * FROM {table} ORDER BY 1")
+        return [d[0] for d in cursor.description], cursor
+
+    def after_copy(self) -> None:
+        """Whatever a backend must set after rows came in with their ids (SQLite: nothing)."""
 
     # ---- verification ----------------------------------------------------------------------
 
@@ -742,7 +820,11 @@ class Ledger:
             "SELECT assigned_at, agent, cands, rule, strategy, source, region, status, n FROM assignment_counts")}
 
     def all_leads(self) -> Iterator[dict]:
-        return self.db.query("SELECT * FROM leads ORDER BY id")
+        return self.stream("SELECT * FROM leads ORDER BY id")
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict]:
+        """A big read as dicts, row by row (export, the dedupe join)."""
+        return self.db.query(sql, params)
 
     def text_is_lenient(self) -> bool:
         return self.conn.text_factory is not str

@@ -1,0 +1,228 @@
+"""The ledger in a PostgreSQL database, for a team that writes from many machines.
+
+It answers with the ledger's shared SQL (leadshare.ledger.store.Ledger) through a thin adapter,
+and differs where PostgreSQL does: bulk writes go through COPY, every write transaction first
+takes one transaction-level advisory lock (so writers from any machine take turns appending to
+the chain and deciding owners, as BEGIN IMMEDIATE makes them on SQLite), and the schema lives in
+`leadshare` with its own numbered migrations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import secrets
+from typing import Any, Iterable, Iterator, Sequence
+
+import psycopg
+
+from leadshare.errors import LedgerError
+from leadshare.ledger.postgres.connect import connect, masked, query_error
+from leadshare.ledger.postgres.migrations import LATEST, SCHEMA, STEPS
+from leadshare.ledger.store import Ledger
+
+# The advisory lock every write transaction holds: one key for the whole ledger ('LSHR').
+WRITE_LOCK = 0x4C534852
+
+
+@functools.lru_cache(maxsize=1024)
+def _dialect(sql: str) -> str:
+    """The shared SQL in PostgreSQL's words: %s placeholders and an empty bytea literal."""
+    return sql.replace("?", "%s").replace("x''", "'\\x'::bytea")
+
+
+class _Connection:
+    """psycopg behind the calls the shared ledger code makes of sqlite3: execute() with `?`
+    placeholders returning a cursor, and executemany()."""
+
+    def __init__(self, raw: psycopg.Connection):
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+        cursor = self.raw.cursor()
+        cursor.execute(_dialect(sql), params or None)
+        return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor:
+        cursor = self.raw.cursor()
+        rows = list(rows)
+        if rows:
+            cursor.executemany(_dialect(sql), rows)
+        return cursor
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresLedger(Ledger):
+    DatabaseError = psycopg.Error
+
+    def __init__(self, raw: psycopg.Connection, url: str):
+        super().__init__(_Connection(raw), masked(url))  # `path` is what messages print
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str, create: bool = True) -> "PostgresLedger | None":
+        """The ledger in the database at `url`, migrated to the latest schema; created on first
+        use, or (create=False) None while the database holds none."""
+        ledger = cls(connect(url), url)
+        try:
+            if not create and ledger._schema_version() == 0:
+                ledger.close()
+                return None
+            ledger._migrate()
+        except LedgerError:
+            ledger.close()
+            raise
+        except psycopg.Error as exc:
+            ledger.close()
+            raise ledger.translate(exc) from None
+        return ledger
+
+    def translate(self, exc: Exception) -> LedgerError:
+        return query_error(exc, self.url)
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self.conn.close()
+
+    # ---- schema ----------------------------------------------------------------------------
+
+    def _schema_version(self) -> int:
+        # one statement, one snapshot: another machine may be creating the ledger meanwhile
+        has_meta, tables = self.conn.execute(
+            "SELECT count(*) FILTER (WHERE tablename = 'meta'), count(*) FROM pg_tables WHERE schemaname = ?", (SCHEMA,)
+        ).fetchone()
+        if not has_meta:
+            if tables:
+                raise LedgerError(f"{self.path}: schema {SCHEMA} holds other tables, not a leadshare ledger",
+                                  "point --db at a leadshare database or an empty one")
+            return 0
+        version = int(self.meta("schema") or 0)
+        if version > LATEST:
+            raise LedgerError(
+                f"{self.path}: this ledger was written by a newer leadshare (schema {version}, this one knows {LATEST})",
+                "upgrade leadshare; the ledger was left untouched",
+            )
+        return version
+
+    def _migrate(self) -> None:
+        if self._schema_version() >= LATEST:
+            return
+        with self.write():
+            version = self._schema_version()  # another machine may have won
+            if version == 0:
+                self.conn.raw.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            for number in range(version + 1, LATEST + 1):
+                self.conn.raw.execute(STEPS[number - 1])
+                self._set_meta("schema", str(number))
+            self.conn.execute("INSERT INTO meta (key, value) VALUES ('salt', ?) ON CONFLICT DO NOTHING",
+                              (secrets.token_hex(16),))
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                          (key, value))
+
+    # ---- transactions ----------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        self.conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")  # one round trip
+
+    _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    # leads_open_urgency's order: NULLs (no SLA) sort last in ascending order here
+    URGENCY = "first_contact_at IS NOT NULL, sla_due, id"
+    ATTRIBUTE_KEYS_FROM = "leads l, jsonb_object_keys(l.attrs::jsonb) AS k(key)"
+
+    def _has_log(self) -> bool:
+        return self.scalar("SELECT to_regclass('leadshare.events')") is not None
+
+    # ---- bulk writes and reads -------------------------------------------------------------
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        names = ", ".join(f'"{c}"' for c in columns)
+        with self.conn.raw.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def bulk_load(self, new_leads: int) -> contextlib.AbstractContextManager:
+        """COPY keeps the indexes up as it goes; nothing to drop and rebuild around it."""
+        return contextlib.nullcontext()
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict]:
+        """Row by row from the server (the connection serves nothing else until it is read out)."""
+        cursor = self.conn.raw.cursor()
+        names = None
+        for row in cursor.stream(_dialect(sql), params or None):
+            if names is None:
+                names = [column.name for column in cursor.description]
+            yield dict(zip(names, row))
+
+    def table_rows(self, table: str) -> tuple[list[str], Iterator[tuple]]:
+        names = [column.name for column in self.conn.execute(f"SELECT * FROM {table} LIMIT 0").description]
+        return names, self.conn.raw.cursor().stream(f"SELECT * FROM {table} ORDER BY 1")
+
+    def after_copy(self) -> None:
+        """The id sequences move past the ids that came in with the rows."""
+        for table in ("notes", "outbox", "leave"):
+            self.conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{SCHEMA}.{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
+            )
+
+    def backup_to(self, target: str) -> None:
+        """A SQLite file holding the whole ledger, from one snapshot."""
+        from leadshare.ledger.copy import copy_ledger
+
+        copy = Ledger.open(target)
+        try:
+            copy_ledger(self, copy)
+        finally:
+            copy.close()
+
+    def matching_leads(self, external_ids: Iterable[str], phones: Iterable[str], emails: Iterable[str]) -> list[dict]:
+        """Existing leads sharing an external id, phone key or email key, newest first: each kind
+        of key sent as one array."""
+        found: dict[int, dict] = {}
+        for column, keys in (("external_id", external_ids), ("phone_key", phones), ("email_key", emails)):
+            keys = list(set(keys))
+            if keys:
+                rows = self.query(f"SELECT {self._MATCH_COLUMNS} FROM leads l WHERE l.{column} = ANY(?)", (keys,))
+                found.update((row["id"], row) for row in rows)
+        return sorted(found.values(), key=lambda r: r["id"], reverse=True)
+
+    # ---- what SQLite's file needs and a server does not ------------------------------------
+
+    def side_check_path(self) -> None:
+        """The side checks run on this connection: a forked child must not share its socket."""
+        return None
+
+    APPEND_ONLY_GUARDS = ("events_append_only", "events_no_truncate")
+
+    def missing_append_only_guards(self) -> list[str]:
+        present = {name for (name,) in self.conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('leadshare.events')")}
+        return [name for name in self.APPEND_ONLY_GUARDS if name not in present]
+
+    def integrity_problems(self) -> list[str]:
+        return []  # the server checks its own pages (data checksums, when the cluster has them)
+
+    @staticmethod
+    def is_text_error(exc: BaseException) -> bool:
+        return False  # the server stores only valid UTF-8
+
+    def text_is_lenient(self) -> bool:
+        return False
+
+    def lenient_text(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def _scrub_freed_space(self) -> None:
+        """Old row versions stay in the table's pages until VACUUM reclaims them, and in the WAL
+        until it is recycled: `forget` says so (see erasure_note)."""
+
+    def checkpoint(self) -> bool:
+        return True
+
+    def erasure_note(self) -> str:
+        return ("note: copies of this database made before (backups, replicas, archived or old WAL) still hold "
+                "the erased details until their own retention purges them; the server reclaims the old row "
+                "versions at its next VACUUM")
