@@ -193,6 +193,20 @@ def test_forget_leaves_no_contact_kept_among_the_attributes(cli, tmp_path):
     assert any("lead 1: stored fields differ" in p for p in cli.json("verify", code=1)["problems"])
 
 
+def test_forget_again_erases_what_an_earlier_forget_left_among_the_attributes(cli, tmp_path, monkeypatch):
+    """A lead forgotten before forget knew contact attributes: forgetting it again finishes the job."""
+    write_csv(tmp_path / "leads.csv", ["FB-1,Abu,abu@example.com,abu.home@example.com,condo"],
+              header="Lead ID,Name,Email,Secondary Email,Product\n")
+    assert cli("import", "leads.csv").exit_code == 0
+    with monkeypatch.context() as older:
+        older.setattr("leadshare.personal.without_personal", dict)  # as forget once was: attributes untouched
+        assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    assert cli.json("show", "1")["fields"]["secondary_email"] == "abu.home@example.com"
+    assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    assert cli.json("show", "1")["fields"] == {"product": "condo"}
+    assert cli.json("verify")["ok"] is True
+
+
 def test_backup_is_a_consistent_verifiable_copy(cli, tmp_path):
     imported(cli, tmp_path)
     assert cli("backup", "copy.db").exit_code == 0
