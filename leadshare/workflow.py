@@ -434,7 +434,7 @@ def forget(s: Session, ref: str) -> dict:
                 s.ledger.update_lead(lead["id"], attrs=attrs)
             outbox.erase_personal(s.ledger, lead["id"])
     return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint(),
-            "note": s.ledger.erasure_note()}
+            "note": s.ledger.erasure_note(), "attributes": sorted(set(stored) - set(kept))}
 
 
 def _forgotten_data(lead: dict, attrs: str) -> dict:

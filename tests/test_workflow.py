@@ -202,7 +202,8 @@ def test_forget_again_erases_what_an_earlier_forget_left_among_the_attributes(cl
         older.setattr("leadshare.personal.without_personal", dict)  # as forget once was: attributes untouched
         assert cli("forget", "1", "--as", "aisyah").exit_code == 0
     assert cli.json("show", "1")["fields"]["secondary_email"] == "abu.home@example.com"
-    assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    again = cli("forget", "1", "--as", "aisyah")
+    assert again.exit_code == 0 and "erased now what an earlier forget left (secondary_email)" in again.stdout
     assert cli.json("show", "1")["fields"] == {"product": "condo"}
     assert cli.json("verify")["ok"] is True
 

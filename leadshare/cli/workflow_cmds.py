@@ -211,7 +211,11 @@ def forget(
             f"lead {out['lead']}: erased from the ledger, but another program is still reading older pages of it; "
             f"old copies remain in the -wal file until it stops. Run `leadshare forget {out['lead']}` again then.")
         raise typer.Exit(EXIT_ATTENTION)
-    what = "already erased; no old copies remain" if out["again"] else "name, phone, email and notes erased"
+    erased = ", ".join(out["attributes"])
+    if out["again"]:
+        what = f"erased now what an earlier forget left ({erased})" if erased else "already erased; no old copies remain"
+    else:
+        what = "name, phone, email and notes erased" + (f", with {erased}" if erased else "")
     console().print(f"lead {out['lead']}: {what}; the audit chain still verifies")
     if out["note"]:
         console().print(out["note"])
