@@ -122,6 +122,29 @@ def cold(fn, cache_clear, values, repeat: int) -> float:
     return best / len(values) * 1e6
 
 
+def compare(kind: str, values: list[str], via_library, fast, normalize, clear_cache, repeat: int) -> None:
+    """One kind of value: the fast path and normalize_KIND (cold and repeated) against the library,
+    and whether they give the same answers. `fast` takes the value as written."""
+    library = [via_library(v) for v in values]
+    fast_answers = sum(1 for v in values if v.strip() and fast(v) is not None)
+    clear_cache()
+    mismatches = sum(1 for v, ref in zip(values, library) if normalize(v) != ref)
+    print(f"{kind}s")
+    print(f"  usable per the library         {sum(r.usable for r in library) / len(library):7.1%}")
+    print(f"  answered by the fast path      {fast_answers / len(values):7.1%}")
+    library_us = per_call(via_library, values, repeat)
+    fast_us = per_call(fast, values, repeat)
+    print(f"  library path                   {library_us:7.2f} us")
+    print(f"  fast path alone                {fast_us:7.2f} us")
+    cold_us = cold(normalize, clear_cache, values, repeat)
+    print(f"  normalize_{kind}, cold cache    {cold_us:7.2f} us   ({library_us / cold_us:.1f}x the library path)")
+    again = values[: contacts._CACHE_SIZE]
+    for v in again:
+        normalize(v)
+    print(f"  normalize_{kind}, repeated      {per_call(normalize, again, repeat):7.2f} us")
+    print(f"  differences from the library   {mismatches:7d}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -141,43 +164,11 @@ def main() -> None:
 
     print(f"{args.n:,} values of each kind, best of {repeat}; CPU microseconds per call\n")
 
-    library = [_phone_via_library(v, "MY") for v in phones]
-    fast_answers = sum(1 for v in phones if v.strip() and _phone_fast(v.strip(), "MY") is not None)
-    _phone_cached.cache_clear()
-    mismatches = sum(1 for v, ref in zip(phones, library) if normalize_phone(v) != ref)
-    print("phones")
-    print(f"  usable per the library         {sum(r.usable for r in library) / len(library):7.1%}")
-    print(f"  answered by the fast path      {fast_answers / len(phones):7.1%}")
-    library_us = per_call(lambda v: _phone_via_library(v, "MY"), phones, repeat)
-    fast_us = per_call(lambda v: _phone_fast(v.strip(), "MY"), phones, repeat)
-    print(f"  library path                   {library_us:7.2f} us")
-    print(f"  fast path alone                {fast_us:7.2f} us")
-    cold_us = cold(normalize_phone, _phone_cached.cache_clear, phones, repeat)
-    print(f"  normalize_phone, cold cache    {cold_us:7.2f} us   ({library_us / cold_us:.1f}x the library path)")
-    again = phones[: contacts._CACHE_SIZE]
-    for v in again:
-        normalize_phone(v)
-    print(f"  normalize_phone, repeated      {per_call(normalize_phone, again, repeat):7.2f} us")
-    print(f"  differences from the library   {mismatches:7d}\n")
-
-    library = [_email_via_library(v) for v in emails]
-    fast_answers = sum(1 for v in emails if v.strip() and _email_fast(v.strip()) is not None)
-    _email_cached.cache_clear()
-    mismatches = sum(1 for v, ref in zip(emails, library) if normalize_email(v) != ref)
-    print("emails")
-    print(f"  usable per the library         {sum(r.usable for r in library) / len(library):7.1%}")
-    print(f"  answered by the fast path      {fast_answers / len(emails):7.1%}")
-    library_us = per_call(_email_via_library, emails, repeat)
-    fast_us = per_call(lambda v: _email_fast(v.strip()), emails, repeat)
-    print(f"  library path                   {library_us:7.2f} us")
-    print(f"  fast path alone                {fast_us:7.2f} us")
-    cold_us = cold(normalize_email, _email_cached.cache_clear, emails, repeat)
-    print(f"  normalize_email, cold cache    {cold_us:7.2f} us   ({library_us / cold_us:.1f}x the library path)")
-    again = emails[: contacts._CACHE_SIZE]
-    for v in again:
-        normalize_email(v)
-    print(f"  normalize_email, repeated      {per_call(normalize_email, again, repeat):7.2f} us")
-    print(f"  differences from the library   {mismatches:7d}")
+    compare("phone", phones, lambda v: _phone_via_library(v, "MY"), lambda v: _phone_fast(v.strip(), "MY"),
+            normalize_phone, _phone_cached.cache_clear, repeat)
+    print()
+    compare("email", emails, _email_via_library, lambda v: _email_fast(v.strip()),
+            normalize_email, _email_cached.cache_clear, repeat)
 
 
 if __name__ == "__main__":

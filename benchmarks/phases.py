@@ -114,9 +114,10 @@ def main() -> None:
         Path(args.db + suffix).unlink(missing_ok=True)
 
     # per-row work
-    wrap(importer, "normalize_phone", "parse: phone normalisation")
-    wrap(importer, "normalize_email", "parse: email normalisation")
-    wrap(importer, "normalize_name", "parse: name normalisation")
+    rows_module = getattr(importer, "reading", importer)  # where the row loop lives (older versions: one module)
+    wrap(rows_module, "normalize_phone", "parse: phone normalisation")
+    wrap(rows_module, "normalize_email", "parse: email normalisation")
+    wrap(rows_module, "normalize_name", "parse: name normalisation")
     wrap(services._Decider, "decide", "import: engine decision (+ candidate-set hash)")
     wrap(services._Decider, "new_lead", "import: row and event template per decision")
     if hasattr(services, "_NewLead"):

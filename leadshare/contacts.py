@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
-from leadshare.errors import LeadshareError
+from leadshare.errors import LeadshareError, echo
 
 __all__ = [
     "Normalised",
@@ -138,7 +138,7 @@ def _phone_via_library(raw: str | None, region: str = DEFAULT_REGION) -> Normali
     text = _clean_phone(kept)
     if _EXCEL_SCIENTIFIC.fullmatch(text):
         return Normalised(
-            kept, False, f"phone {kept!r} was turned into a number by a spreadsheet and lost digits; kept as written"
+            kept, False, f"phone {echo(kept)} was turned into a number by a spreadsheet and lost digits; kept as written"
         )
     try:
         number = phonenumbers.parse(text, region)
@@ -147,7 +147,7 @@ def _phone_via_library(raw: str | None, region: str = DEFAULT_REGION) -> Normali
             exc.TOO_LONG: " (too many digits: two numbers in one cell?)",
             exc.INVALID_COUNTRY_CODE: " (unknown country code)",
         }.get(exc.error_type, "")
-        return Normalised(kept, False, f"phone {kept!r} is not a phone number{why}; kept as written")
+        return Normalised(kept, False, f"phone {echo(kept)} is not a phone number{why}; kept as written")
     if phonenumbers.is_valid_number(number):
         return Normalised(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), True, None)
     result = phonenumbers.ValidationResult
@@ -157,7 +157,7 @@ def _phone_via_library(raw: str | None, region: str = DEFAULT_REGION) -> Normali
         result.TOO_LONG: " (too long)",
         result.INVALID_LENGTH: " (wrong number of digits)",
     }.get(phonenumbers.is_possible_number_with_reason(number), "")
-    return Normalised(kept, False, f"phone {kept!r} is not a valid number{why}; kept as written")
+    return Normalised(kept, False, f"phone {echo(kept)} is not a valid number{why}; kept as written")
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,7 +414,7 @@ def _email_via_library(raw: str | None) -> Normalised:
     except EmailNotValidError as exc:
         reason = str(exc).rstrip(".") or "invalid"
         reason = reason[:1].lower() + reason[1:]
-        return Normalised(kept, False, f"email {kept!r} is not a valid address ({reason}); kept as written")
+        return Normalised(kept, False, f"email {echo(kept)} is not a valid address ({reason}); kept as written")
     return Normalised(checked.normalized, True, None)
 
 

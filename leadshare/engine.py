@@ -34,6 +34,27 @@ def field_key(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_")
 
 
+# The longer names a rule's field also finds on a lead that has no field of the short name: a
+# CRM's `Product Interest` or `Preferred Language` column is kept under its own snake_case name,
+# and leads imported before `State/Region` was read as the region keep it as `state_region`.
+FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "product": ("product_interest", "product_of_interest", "interested_in", "products"),
+    "language": ("preferred_language", "language_preference", "spoken_language"),
+    "region": ("state_region", "state_province", "province"),
+}
+
+
+def field_value(lead: Mapping[str, object], key: str) -> object:
+    """The lead's field `key` (a field_key), else the first of its FIELD_ALIASES with a value."""
+    value = lead.get(key)
+    if value is None or value == "":
+        for alias in FIELD_ALIASES.get(key, ()):
+            found = lead.get(alias)
+            if found is not None and found != "":
+                return found
+    return value
+
+
 def _text(value: object) -> str:
     return str(value).strip().casefold()
 
@@ -59,7 +80,9 @@ def why_not_matched(rule: Rule, lead: Mapping[str, object], cache: dict | None =
     for fkey, key, accepted_set, accepted in _conditions(rule, {} if cache is None else cache):
         value = lead.get(fkey)
         if value is None or str(value).strip() == "":
-            return f"{key} is empty"
+            value = field_value(lead, fkey)  # under a longer name (called on a miss only: 1M leads)
+            if value is None or str(value).strip() == "":
+                return f"{key} is empty"
         if _text(value) not in accepted_set:
             wanted = accepted[0] if len(accepted) == 1 else "one of " + ", ".join(accepted)
             return f"{key} is '{value}', not {wanted}"
@@ -79,7 +102,7 @@ def pool_reason(pool: Pool, agent: Agent, lead: Mapping[str, object]) -> str | N
         missing = [s for s in pool.skills if _text(s) not in have]
         return f"lacks skill {', '.join(missing)}" if missing else None
     if pool.kind == "territory":
-        value = lead.get(field_key(pool.field or "region"))
+        value = field_value(lead, field_key(pool.field or "region"))
         if value is None or str(value).strip() == "":
             return f"lead has no {pool.field}"
         if _text(value) not in {_text(t) for t in agent.territories}:
@@ -121,7 +144,9 @@ def candidates_for(
         return _candidates(rule, team, lead, situation)
     pool_value = None
     if rule.pool.kind == "territory":
-        value = lead.get(field_key(rule.pool.field or "region"))
+        value = lead.get(pool_key := field_key(rule.pool.field or "region"))
+        if value is None or value == "":
+            value = field_value(lead, pool_key)
         pool_value = None if value is None else _text(value)
     capped = cache.get("capped")
     if capped is None:
@@ -232,6 +257,45 @@ def next_weighted(current: Mapping[str, int], cands: Sequence[Candidate], winner
 _UNSTARTED = RuleState()  # a rule that has not chosen anyone yet (never changed: states are replaced)
 
 
+def _returning_owner(agent: Agent | None, situation: Situation) -> Decision | None:
+    """A returning customer goes back to the owner it had, when that agent is available now."""
+    if agent is None:
+        return None
+    reason, off_duty = availability_reason(agent, situation)
+    if reason is not None:
+        return None
+    cand = Candidate(agent.id, True, None, agent.weight)
+    return Decision(agent=agent.id, rule=RETURNING_RULE, strategy="returning", candidates=(cand,), returning=True,
+                    off_duty=off_duty)
+
+
+def _strategy_state(rule: Rule, cands: Sequence[Candidate], prior: RuleState, roster: tuple[str, ...], team: Team,
+                    situation: Situation) -> dict[str, object]:
+    """What the rule's strategy decides from, recorded in the decision so that it can be re-derived."""
+    if rule.strategy == "weighted":
+        eligible = {c.agent for c in cands if c.eligible}
+        return {"current": {a: v for a, v in prior.current.items() if a in eligible}}
+    state: dict[str, object] = {"last": prior.last, "start": start_after(prior.last, roster, prior.roster)}
+    if rule.strategy == "least_loaded":
+        loads = {c.agent: situation.loads.get(c.agent, 0) for c in cands if c.eligible}
+        state["loads"] = loads
+        state["capacities"] = {a.id: a.capacity for a in team.agents if a.id in loads and a.capacity is not None}
+    return state
+
+
+def _choose(rule: Rule, cands: Sequence[Candidate], prior: RuleState, roster: tuple[str, ...], team: Team,
+            situation: Situation, skipped: tuple[tuple[str, str], ...]) -> tuple[Decision, RuleState]:
+    """The owner by the rule's strategy among candidates of whom some are eligible, and where the
+    rule's rotation stands after it."""
+    state = _strategy_state(rule, cands, prior, roster, team, situation)
+    winner = pick(rule.strategy, cands, state)
+    assert winner is not None  # some candidate is eligible
+    current = next_weighted(prior.current, cands, winner) if rule.strategy == "weighted" else prior.current
+    decision = Decision(agent=winner, rule=rule.name, strategy=rule.strategy, candidates=cands, skipped=skipped,
+                        state=state, off_duty=winner in situation.off_duty)
+    return decision, RuleState(last=winner, roster=roster, current=current)
+
+
 def decide(
     lead: Mapping[str, object],
     team: Team,
@@ -253,22 +317,9 @@ def decide(
         roster = cache["roster"] = tuple(a.id for a in team.agents)
 
     if previous_owner is not None:
-        agent = team.agent(previous_owner)
-        if agent is not None:
-            reason, off_duty = availability_reason(agent, situation)
-            if reason is None:
-                cand = Candidate(agent.id, True, None, agent.weight)
-                return (
-                    Decision(
-                        agent=agent.id,
-                        rule=RETURNING_RULE,
-                        strategy="returning",
-                        candidates=(cand,),
-                        returning=True,
-                        off_duty=off_duty,
-                    ),
-                    None,
-                )
+        returning = _returning_owner(team.agent(previous_owner), situation)
+        if returning is not None:
+            return returning, None
 
     skipped: list[tuple[str, str]] = []
     for rule in team.rules:
@@ -290,46 +341,12 @@ def decide(
             if rule.fallback == "next":
                 skipped.append((rule.name, "nobody eligible"))
                 continue
-            return (
-                Decision(
-                    agent=None,
-                    rule=rule.name,
-                    strategy=rule.strategy,
-                    candidates=cands,
-                    queued_reason=f"nobody eligible in rule '{rule.name}'",
-                    skipped=tuple(skipped),
-                ),
-                None,
-            )
-        state: dict[str, object]
-        if rule.strategy == "weighted":
-            eligible = {c.agent for c in cands if c.eligible}
-            state = {"current": {a: v for a, v in prior.current.items() if a in eligible}}
-        else:
-            state = {"last": prior.last, "start": start_after(prior.last, roster, prior.roster)}
-            if rule.strategy == "least_loaded":
-                state["loads"] = {c.agent: situation.loads.get(c.agent, 0) for c in cands if c.eligible}
-                state["capacities"] = {
-                    a.id: a.capacity for a in team.agents if a.id in state["loads"] and a.capacity is not None
-                }
-        winner = pick(rule.strategy, cands, state)
-        assert winner is not None  # some candidate is eligible
-        current = next_weighted(prior.current, cands, winner) if rule.strategy == "weighted" else prior.current
-        decision = Decision(
-            agent=winner,
-            rule=rule.name,
-            strategy=rule.strategy,
-            candidates=cands,
-            skipped=tuple(skipped),
-            state=state,
-            off_duty=winner in situation.off_duty,
-        )
-        after = RuleState(last=winner, roster=roster, current=current)
+            queued = f"nobody eligible in rule '{rule.name}'"
+            return Decision(agent=None, rule=rule.name, strategy=rule.strategy, candidates=cands,
+                            queued_reason=queued, skipped=tuple(skipped)), None
+        decision, after = _choose(rule, cands, prior, roster, team, situation, tuple(skipped))
         if memo is not None:
             cache[memo] = (cands, decision, after)  # keeps cands alive, so its id stays its own
         return decision, after
 
-    return (
-        Decision(agent=None, rule=None, strategy=None, queued_reason="no rule matched", skipped=tuple(skipped)),
-        None,
-    )
+    return Decision(agent=None, rule=None, strategy=None, queued_reason="no rule matched", skipped=tuple(skipped)), None

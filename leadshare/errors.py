@@ -8,6 +8,26 @@ EXIT_ATTENTION = 1  # done, but a human should look (rejected rows, verify probl
 EXIT_REFUSED = 2  # nothing was done
 
 
+# What a message echoes of the user's data at most: a 50 MB cell or a 10,000-column header must
+# not print 50 MB on stderr.
+ECHO_CHARS = 200
+ECHO_ITEMS = 20
+
+
+def echo(value: str) -> str:
+    """`value` quoted for a message, cut after ECHO_CHARS characters (saying how long it was)."""
+    if len(value) <= ECHO_CHARS:
+        return repr(value)
+    return f"{value[:ECHO_CHARS]!r}... ({len(value):,} characters)"
+
+
+def echo_list(items: list[str], total: int | None = None) -> str:
+    """The first ECHO_ITEMS of `items`, comma-separated, and how many more there are (of `total`,
+    when only the first were made)."""
+    more = (len(items) if total is None else total) - ECHO_ITEMS
+    return ", ".join(items[:ECHO_ITEMS]) + (f" ... and {more:,} more" if more > 0 else "")
+
+
 class LeadshareError(Exception):
     """A problem the user can fix. `message` names the file, row, line or key; `hint` says how."""
 

@@ -26,6 +26,7 @@ from leadshare import __version__, clock
 from leadshare.ledger import outbox
 from leadshare.ledger.events import NewEvent
 from leadshare.ledger.store import Ledger
+from leadshare.mail import email_message
 from leadshare.models import NotifyChannel, Team
 
 BACKOFF = (
@@ -42,13 +43,6 @@ ERROR_CHARS = 500  # longest last_error kept
 
 SMTP_USER_ENV = "LEADSHARE_SMTP_USER"  # credentials stay out of the rules file (the ledger keeps a copy of it)
 SMTP_PASSWORD_ENV = "LEADSHARE_SMTP_PASSWORD"
-
-SUBJECTS = {
-    "assigned": "New lead",
-    "reassigned": "Lead handed over to you",
-    "escalated": "Escalated lead",
-    "sla_warning": "SLA warning",
-}
 
 
 class DeliveryFailed(Exception):
@@ -370,73 +364,6 @@ def _reason(exc: BaseException) -> str:
         return f"timed out after {_seconds(TIMEOUT)}"
     text = getattr(exc, "strerror", None) or str(exc)
     return text or type(exc).__name__
-
-
-def _flat(value: Any) -> str:
-    """A header-safe single line."""
-    return " ".join(str(value).split()) if value is not None else ""
-
-
-def email_message(msg: dict, team: Team, sender: str, to: str, now: datetime):
-    """The mail for one notification: a subject saying what happened, a plain-text body with the customer."""
-    from email.message import EmailMessage
-    from email.utils import format_datetime
-
-    customer = msg.get("customer") if isinstance(msg.get("customer"), dict) else {}
-    lead = msg.get("lead")
-    ext = msg.get("external_id")
-    ref = f"lead {lead}" + (f", {_flat(ext)}" if ext else "") if lead is not None else _flat(ext)
-    name = _flat(customer.get("name"))
-    leads = [x for x in msg.get("leads") or () if x is not None] if isinstance(msg.get("leads"), list) else []
-    text = _flat(msg.get("text"))
-    label = SUBJECTS.get(str(msg.get("kind")), str(msg.get("kind") or "notification").replace("_", " ").capitalize())
-    if name or ref:
-        subject = f"[leadshare] {label}: " + (f"{name} ({ref})" if name and ref else name or ref)
-    elif text:  # a digest of several leads, or a message about no single lead: its own line says it best
-        subject = f"[leadshare] {text}"
-    else:
-        subject = f"[leadshare] {label}" + (f": {len(leads)} leads" if leads else "")
-    if len(subject) > 150:
-        subject = subject[:149] + "…"
-
-    lines = [text or subject, ""]
-    for caption, value in (("Customer", customer.get("name")), ("Phone", customer.get("phone")),
-                           ("Email", customer.get("email"))):
-        if value:
-            lines.append(f"{caption + ':':<12}{_flat(value)}")
-    if lead is not None:
-        lines.append(f"{'Lead:':<12}{lead}" + (f" (external id {_flat(ext)})" if ext else ""))
-    if msg.get("agent"):
-        who = msg.get("agent_name") or msg["agent"]
-        lines.append(f"{'For:':<12}{_flat(who)}")
-    due = msg.get("sla_due")
-    if due:
-        try:
-            local = clock.from_iso(str(due)).astimezone(clock.zone(team.timezone))
-            lines.append(f"{'Contact by:':<12}{local:%a %Y-%m-%d %H:%M} ({team.timezone})")
-        except Exception:  # noqa: BLE001 - an odd value is shown as it is
-            lines.append(f"{'Contact by:':<12}{_flat(due)}")
-    if lead is None and leads:
-        lines.append(f"{'Leads:':<12}{', '.join(str(x) for x in leads)}")
-    if lead is not None:
-        lines += ["", f"The lead and its history: leadshare show {lead}"]
-    elif leads:
-        lines += ["", f"Your open leads: leadshare mine --as {msg.get('agent')}" if msg.get("agent") else
-                  f"Each lead and its history: leadshare show {leads[0]}"]
-    lines += ["", f"-- leadshare notification {msg.get('notification_id')}"]
-
-    mail = EmailMessage()
-    mail["Subject"] = subject
-    mail["From"] = sender
-    mail["To"] = to
-    mail["Date"] = format_datetime(now)
-    domain = sender.rpartition("@")[2] or "leadshare.invalid"
-    created = "".join(ch for ch in str(msg.get("created_at", "")) if ch.isdigit())
-    # the same notification keeps its Message-ID on a retry, so a mail system can drop a repeat
-    mail["Message-ID"] = f"<leadshare.{msg.get('notification_id')}.{created}@{domain}>"
-    mail["Auto-Submitted"] = "auto-generated"
-    mail.set_content("\n".join(lines) + "\n")
-    return mail
 
 
 class _Webhook(_Sender):

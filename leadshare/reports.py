@@ -49,14 +49,14 @@ the assigned counts; with unequal ones, each agent is a population weighted by i
 
 from __future__ import annotations
 
-import csv
-import json
 import statistics
 from collections import Counter
 from datetime import datetime, time, timedelta
-from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from leadshare import clock
+# The export has its own module; the commands reach it through reports, as they always have.
+from leadshare.export import EXPORT_FORMATS, csv_cell, export_rows, write_export  # noqa: F401
 from leadshare.models import Team
 
 if TYPE_CHECKING:  # reports take a ledger but never pull SQL in themselves
@@ -152,14 +152,40 @@ class _Tally:
         self.closed = 0
         self.minutes: list[float] = []
 
+    def count(self, row: Mapping[str, Any]) -> None:
+        """Count a decision row's leads as this one's, with how many of them are won and closed now."""
+        self.assigned += row["n"]
+        self.won += row["won"] or 0
+        self.closed += row["closed"] or 0
 
-def _intended(row: Mapping[str, Any], sets: Mapping[bytes, Any], strategies: Mapping[str, str]) -> dict[str, float]:
-    body = sets.get(row["cands"]) if row["cands"] else None
-    if row["kept"] or body is None:  # an owner kept from another CRM: not a decision
+
+def _column(by: str) -> str:
+    """The lead column a grouping counts by."""
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}")
+    return _GROUP_COLUMN[by]
+
+
+def _entry(book: dict[str, _Tally], key: str) -> _Tally:
+    t = book.get(key)
+    if t is None:
+        t = book[key] = _Tally()
+    return t
+
+
+def _intended(row: Mapping[str, Any], strategies: Mapping[str, str]) -> dict[str, float]:
+    if row["kept"] or row["candidates"] is None:  # an owner kept from another CRM: not a decision
         return {row["agent"]: 1.0}
     strategy = row["strategy"] or strategies.get(row["rule"])
-    shares = expected_shares(body.get("candidates", []), strategy, row["agent"])
+    shares = expected_shares(row["candidates"], strategy, row["agent"])
     return shares or {row["agent"]: 1.0}
+
+
+def _share_out(book: dict[str, _Tally], row: Mapping[str, Any], shares: Mapping[str, float]) -> None:
+    """The row's leads to its owner; their expected leads to each agent by its intended share."""
+    _entry(book, row["agent"]).count(row)
+    for agent, share in shares.items():
+        _entry(book, agent).expected += share * row["n"]
 
 
 def _median(values: list[float]) -> float | None:
@@ -191,6 +217,158 @@ class _Keys:
         return self.spellings[norm].most_common(1)[0][0]
 
 
+class _Book:
+    """A period's tallies: per agent and, for groupings other than agent, per group with each
+    agent's part inside it."""
+
+    def __init__(self, column: str) -> None:
+        self.column = None if column == "agent" else column
+        self.keys = _Keys()
+        self.agents: dict[str, _Tally] = {}
+        self.groups: dict[str, _Tally] = {}
+        self.within: dict[str, dict[str, _Tally]] = {}
+
+    def add_decision(self, row: Mapping[str, Any], strategies: Mapping[str, str]) -> None:
+        shares = _intended(row, strategies)
+        _share_out(self.agents, row, shares)
+        if self.column is None:
+            return
+        key = self.keys.key(row[self.column], row["n"])
+        group = _entry(self.groups, key)
+        group.count(row)
+        group.expected += row["n"]  # every share of a decision falls in the lead's own group
+        _share_out(self.within.setdefault(key, {}), row, shares)
+
+    def add_first_contact(self, row: Mapping[str, Any]) -> None:
+        minutes = _minutes(row["assigned_at"], row["first_contact_at"])
+        if minutes < 0:  # contacted before a hand-over: not this owner's first contact
+            return
+        _entry(self.agents, row["agent"]).minutes.append(minutes)
+        if self.column is not None:
+            _entry(self.groups, self.keys.key(row[self.column], 0)).minutes.append(minutes)
+
+
+def _moves(rows: Iterable[Mapping[str, Any]]) -> dict[str, Counter]:
+    """Reassigned leads per agent: moved in, moved out, and moved out by an SLA sweep."""
+    moves = {"in": Counter(), "out": Counter(), "out_sla": Counter()}
+    for r in rows:
+        if r["dst"]:
+            moves["in"][r["dst"]] += r["n"]
+        if r["src"]:
+            moves["out"][r["src"]] += r["n"]
+            if r["sla"]:
+                moves["out_sla"][r["src"]] += r["n"]
+    return moves
+
+
+def _split(label: str, t: _Tally, total: int) -> dict:
+    return {
+        "key": label,
+        "assigned": t.assigned,
+        "share": round(t.assigned / total, 6) if total else 0.0,
+        "expected": round(t.expected, 4),
+        "expected_share": round(t.expected / total, 6) if total else 0.0,
+        "difference": round(t.assigned - t.expected, 4),
+        "flagged": is_flagged(t.assigned, t.expected),
+    }
+
+
+def _outcomes(t: _Tally) -> dict:
+    return {"median_first_contact_minutes": _median(t.minutes), "contacted": len(t.minutes), "won": t.won,
+            "closed": t.closed, "conversion": _conversion(t)}
+
+
+def _agent_groups(book: _Book, team: Team, loads: Mapping[Any, int], moves: Mapping[str, Counter], total: int) -> list[dict]:
+    """One group per agent: the roster's active agents and anyone with leads, load or moves."""
+    roster = [a.id for a in team.agents]
+    active = [a.id for a in team.agents if a.active]
+    seen = set(book.agents) | {k for k, v in loads.items() if v} | set(moves["in"]) | set(moves["out"])
+    order = [a for a in roster if a in active or a in seen] + sorted(k for k in seen if k not in roster and k)
+    out = []
+    for key in order:
+        t = book.agents.get(key) or _Tally()
+        agent = team.agent(key)
+        g = _split(key, t, total)
+        g.update(
+            name=agent.name if agent else key,
+            open=loads.get(key, 0),
+            capacity=agent.capacity if agent else None,
+            tier=agent.tier if agent else None,
+            weight=agent.weight if agent else None,
+            active=agent.active if agent else False,
+            reassigned_in=moves["in"].get(key, 0),
+            reassigned_out=moves["out"].get(key, 0),
+            reassigned_out_sla=moves["out_sla"].get(key, 0),
+        )
+        g.update(_outcomes(t))
+        out.append(g)
+    return out
+
+
+def _agents_within(inner: Mapping[str, _Tally], team: Team) -> list[dict]:
+    return [
+        {
+            "key": a,
+            "name": team.agent(a).name if team.agent(a) else a,
+            "assigned": it.assigned,
+            "expected": round(it.expected, 4),
+            "difference": round(it.assigned - it.expected, 4),
+            "flagged": is_flagged(it.assigned, it.expected),
+        }
+        for a, it in sorted(inner.items(), key=lambda kv: (-kv[1].assigned, -kv[1].expected, kv[0]))
+    ]
+
+
+def _other_groups(book: _Book, team: Team, open_by_value: Mapping[Any, int], total: int) -> list[dict]:
+    """One group per territory, source or rule, most leads first, with the split inside it."""
+    keys = book.keys
+    loads: dict[str, int] = {}
+    for value, n in open_by_value.items():
+        k = keys.key(value, 0)
+        loads[k] = loads.get(k, 0) + n
+    out = []
+    for key in sorted(book.groups, key=lambda k: (-book.groups[k].assigned, keys.label(k).casefold())):
+        t = book.groups[key]
+        inner = book.within.get(key, {})
+        inner_rows = _agents_within(inner, team)
+        g = _split(keys.label(key), t, total)
+        g.update(flagged=any(a["flagged"] for a in inner_rows), open=loads.get(key, 0), capacity=None,
+                 reassigned_in=None, reassigned_out=None)
+        g.update(_outcomes(t))
+        g.update(gini=gini([it.assigned for it in inner.values()], [it.expected for it in inner.values()]),
+                 agents=inner_rows)
+        out.append(g)
+    return out
+
+
+def fairness_of(facts: Mapping[str, Any], team: Team, since: str, until: str, by: str = "agent") -> dict:
+    """The `fairness --json` document from plain values, no ledger needed: `facts` as
+    `ledger.reporting.fairness_facts` gives them (decisions with their candidates, first contacts,
+    reassignments, open leads by the grouping's column); `since`/`until` as stored UTC text."""
+    book = _Book(_column(by))
+    strategies = {r.name: r.strategy for r in team.rules}
+    for row in facts["decisions"]:
+        book.add_decision(row, strategies)
+    for row in facts["first_contacts"]:
+        book.add_first_contact(row)
+    total = sum(t.assigned for t in book.agents.values())
+    agent_gini = gini([t.assigned for t in book.agents.values()], [t.expected for t in book.agents.values()])
+    if by == "agent":
+        groups = _agent_groups(book, team, facts["open"], _moves(facts["reassignments"]), total)
+    else:
+        groups = _other_groups(book, team, facts["open"], total)
+    return {
+        "since": since,
+        "until": until,
+        "timezone": team.timezone,
+        "by": by,
+        "total": total,
+        "groups": groups,
+        "gini": agent_gini,
+        "tolerance": {"leads": TOLERANCE_LEADS, "share": TOLERANCE_SHARE},
+    }
+
+
 def fairness(ledger: "Ledger", team: Team, since: datetime, until: datetime, by: str = "agent") -> dict:
     """The split of the leads assigned in [since, until] against what the rules intended.
 
@@ -198,153 +376,10 @@ def fairness(ledger: "Ledger", team: Team, since: datetime, until: datetime, by:
     per agent (or territory, source, rule) with assigned, share, expected, expected_share,
     difference, flagged, open, capacity, reassigned_in/out, median_first_contact_minutes and
     conversion."""
-    if by not in GROUPINGS:
-        raise ValueError(f"by must be one of {GROUPINGS}")
-    q = _queries()
+    column = _column(by)
     s, u = clock.to_utc_iso(since), clock.to_utc_iso(until)
-    closed = team.closed_statuses
-    rows = q.decisions(ledger, s, u, closed)
-    sets = q.candidate_sets(ledger, {r["cands"] for r in rows if r["cands"]})
-    strategies = {r.name: r.strategy for r in team.rules}
-    column = _GROUP_COLUMN[by]
-    keys = _Keys()
-
-    agents: dict[str, _Tally] = {}
-    groups: dict[str, _Tally] = {}
-    within: dict[str, dict[str, _Tally]] = {}  # group -> agent -> tally (groupings other than agent)
-
-    def tally(book: dict[str, _Tally], key: str) -> _Tally:
-        t = book.get(key)
-        if t is None:
-            t = book[key] = _Tally()
-        return t
-
-    for r in rows:
-        n = r["n"]
-        shares = _intended(r, sets, strategies)
-        owner = tally(agents, r["agent"])
-        owner.assigned += n
-        owner.won += r["won"] or 0
-        owner.closed += r["closed"] or 0
-        for agent, share in shares.items():
-            tally(agents, agent).expected += share * n
-        if by != "agent":
-            g = tally(groups, keys.key(r[column], n))
-            g.assigned += n
-            g.expected += n
-            g.won += r["won"] or 0
-            g.closed += r["closed"] or 0
-            inner = within.setdefault(keys.key(r[column], 0), {})
-            tally(inner, r["agent"]).assigned += n
-            for agent, share in shares.items():
-                tally(inner, agent).expected += share * n
-
-    for r in q.first_contacts(ledger, s, u):
-        minutes = _minutes(r["assigned_at"], r["first_contact_at"])
-        if minutes < 0:  # contacted before a hand-over: not this owner's first contact
-            continue
-        tally(agents, r["agent"]).minutes.append(minutes)
-        if by != "agent":
-            tally(groups, keys.key(r[column], 0)).minutes.append(minutes)
-
-    moved_in: Counter = Counter()
-    moved_out: Counter = Counter()
-    moved_out_sla: Counter = Counter()
-    for r in q.reassignments(ledger, s, u):
-        if r["dst"]:
-            moved_in[r["dst"]] += r["n"]
-        if r["src"]:
-            moved_out[r["src"]] += r["n"]
-            if r["sla"]:
-                moved_out_sla[r["src"]] += r["n"]
-
-    total = sum(t.assigned for t in agents.values())
-    agent_gini = gini([t.assigned for t in agents.values()], [t.expected for t in agents.values()])
-
-    def common(key: str, label: str, t: _Tally) -> dict:
-        return {
-            "key": label,
-            "assigned": t.assigned,
-            "share": round(t.assigned / total, 6) if total else 0.0,
-            "expected": round(t.expected, 4),
-            "expected_share": round(t.expected / total, 6) if total else 0.0,
-            "difference": round(t.assigned - t.expected, 4),
-            "flagged": is_flagged(t.assigned, t.expected),
-        }
-
-    out_groups: list[dict] = []
-    if by == "agent":
-        loads = q.open_by(ledger, "agent")
-        roster = [a.id for a in team.agents]
-        active = [a.id for a in team.agents if a.active]
-        seen = set(agents) | {k for k, v in loads.items() if v} | set(moved_in) | set(moved_out)
-        order = [a for a in roster if a in active or a in seen] + sorted(k for k in seen if k not in roster and k)
-        for key in order:
-            t = agents.get(key) or _Tally()
-            agent = team.agent(key)
-            g = common(key, key, t)
-            g.update(
-                name=agent.name if agent else key,
-                open=loads.get(key, 0),
-                capacity=agent.capacity if agent else None,
-                tier=agent.tier if agent else None,
-                weight=agent.weight if agent else None,
-                active=agent.active if agent else False,
-                reassigned_in=moved_in.get(key, 0),
-                reassigned_out=moved_out.get(key, 0),
-                reassigned_out_sla=moved_out_sla.get(key, 0),
-                median_first_contact_minutes=_median(t.minutes),
-                contacted=len(t.minutes),
-                won=t.won,
-                closed=t.closed,
-                conversion=_conversion(t),
-            )
-            out_groups.append(g)
-    else:
-        loads: dict[str, int] = {}
-        for value, n in q.open_by(ledger, column).items():
-            k = keys.key(value, 0)
-            loads[k] = loads.get(k, 0) + n
-        for key in sorted(groups, key=lambda k: (-groups[k].assigned, keys.label(k).casefold())):
-            t = groups[key]
-            inner = within.get(key, {})
-            inner_rows = [
-                {
-                    "key": a,
-                    "name": team.agent(a).name if team.agent(a) else a,
-                    "assigned": it.assigned,
-                    "expected": round(it.expected, 4),
-                    "difference": round(it.assigned - it.expected, 4),
-                    "flagged": is_flagged(it.assigned, it.expected),
-                }
-                for a, it in sorted(inner.items(), key=lambda kv: (-kv[1].assigned, -kv[1].expected, kv[0]))
-            ]
-            g = common(key, keys.label(key), t)
-            g.update(
-                flagged=any(a["flagged"] for a in inner_rows),
-                open=loads.get(key, 0),
-                capacity=None,
-                reassigned_in=None,
-                reassigned_out=None,
-                median_first_contact_minutes=_median(t.minutes),
-                contacted=len(t.minutes),
-                won=t.won,
-                closed=t.closed,
-                conversion=_conversion(t),
-                gini=gini([it.assigned for it in inner.values()], [it.expected for it in inner.values()]),
-                agents=inner_rows,
-            )
-            out_groups.append(g)
-    return {
-        "since": s,
-        "until": u,
-        "timezone": team.timezone,
-        "by": by,
-        "total": total,
-        "groups": out_groups,
-        "gini": agent_gini,
-        "tolerance": {"leads": TOLERANCE_LEADS, "share": TOLERANCE_SHARE},
-    }
+    facts = _queries().fairness_facts(ledger, s, u, team.closed_statuses, column)
+    return fairness_of(facts, team, s, u, by)
 
 
 # ---- the dashboard's other figures ----------------------------------------------------------
@@ -428,87 +463,6 @@ def queued_now(ledger: "Ledger") -> int:
     return _queries().queued_count(ledger)
 
 
-# ---- export ---------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = (
-    "id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "created_at",
-    "assigned_at", "first_contact_at", "last_note",
-    "agent_name", "rule", "sla_due", "sla_reassigns", "closed_at", "status_at", "last_note_at", "queued_reason",
-    "batch", "forgotten_at", "fields",
-)
-EXPORT_FORMATS = ("csv", "json", "jsonl")
-# A spreadsheet runs a cell starting with these as a formula (OWASP CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def export_rows(
-    ledger: "Ledger",
-    team: Team | None = None,
-    statuses: Sequence[str] = (),
-    agents: Sequence[str] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Iterator[dict]:
-    """The leads to export, oldest first, as EXPORT_COLUMNS dicts (fields is the lead's own
-    attributes as a dict). `since`/`until` filter on when the lead came in (created_at)."""
-    rows = _queries().export_leads(
-        ledger, statuses, agents,
-        clock.to_utc_iso(since) if since else None, clock.to_utc_iso(until) if until else None,
-    )
-    names = {a.id: a.name for a in team.agents} if team else {}
-    for r in rows:
-        out = {k: r.get(k) for k in EXPORT_COLUMNS if k not in ("agent_name", "fields")}
-        out["agent_name"] = names.get(r["agent"]) if r["agent"] else None
-        try:
-            out["fields"] = json.loads(r["attrs"]) if r.get("attrs") else {}
-        except ValueError:
-            out["fields"] = {}
-        yield {k: out[k] for k in EXPORT_COLUMNS}
-
-
-def csv_cell(value: Any) -> str:
-    """One spreadsheet-safe csv cell: text that a spreadsheet would run as a formula (starting
-    with =, +, -, @, tab or CR) gets a leading ', so `+60123456789` shows as the phone itself."""
-    if value is None:
-        text = ""
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (dict, list)):
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    else:
-        text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def _json(row: Mapping[str, Any]) -> str:
-    # U+2028/2029 are valid in JSON but some line readers split on them: escaped, the value is the same
-    return json.dumps(row, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def write_export(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str]) -> int:
-    """Write the rows to a text stream as csv (spreadsheet-safe), a json array or jsonl (values
-    never altered). Returns how many rows were written."""
-    count = 0
-    if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(EXPORT_COLUMNS)
-        for row in rows:
-            writer.writerow([csv_cell(row.get(k)) for k in EXPORT_COLUMNS])
-            count += 1
-    elif fmt == "json":
-        for row in rows:
-            out.write(("[\n" if count == 0 else ",\n") + _json(row))
-            count += 1
-        out.write("\n]\n" if count else "[]\n")
-    elif fmt == "jsonl":
-        for row in rows:
-            out.write(_json(row) + "\n")
-            count += 1
-    else:
-        raise ValueError(f"unknown export format {fmt!r}")
-    return count
-
-
 def minutes_text(minutes: float | None, long: bool = False) -> str:
     """A duration in minutes as people read it: '45m', '3.5h', '2.0d' (long: '45 min', '3.5 h', '2.0 days')."""
     if minutes is None:
@@ -519,3 +473,4 @@ def minutes_text(minutes: float | None, long: bool = False) -> str:
     if minutes < 48 * 60:
         return f"{minutes / 60:.1f}{units[1]}"
     return f"{minutes / 1440:.1f}{units[2]}"
+

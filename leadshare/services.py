@@ -346,17 +346,8 @@ def import_file(
         with ledger.write():
             previous = ledger.import_of(parsed.content_hash)
             if previous is not None and not force:
-                return ImportResult(
-                    batch=previous["batch"],
-                    rows=previous["rows"],
-                    imported=previous["imported"],
-                    duplicates=previous["duplicates"],
-                    rejected=previous["rejected"],
-                    assigned=previous["assigned"],
-                    queued=previous["queued"],
-                    rejects_file=previous["rejects_file"],
-                    already_imported=True,
-                )
+                # this run's counts: nothing imported (a cron script summing them counts each lead once)
+                return ImportResult(batch=previous["batch"], rows=previous["rows"], already_imported=True)
             with paused_gc():
                 result = _import_batch(s, parsed, keep_owner, progress)
             if dry_run:

@@ -1,24 +1,24 @@
-"""Shared by the stress scripts: a scratch folder with the test team, CSV files, and the checks
-that must hold on a ledger after anything at all has happened to it."""
+"""Shared by the stress scripts: a scratch folder with the test team, CSV files, the checks that
+must hold on a ledger after anything at all has happened to it, and the closing report. Running
+leadshare as processes comes from `tests/ledger_processes.py`, which the crash and concurrency
+tests use too; neither needs pytest."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CSV_HEADER, NOW, TEAM_YAML, lead_rows  # noqa: E402
-
-CLOSED = ("won", "lost")
+import ledger_processes  # noqa: E402
+from ledger_processes import (  # noqa: E402,F401 (the scripts take them from here, after the path is set)
+    WORKER_START, WorkerFailed, leadshare, spawn, sql, start_workers, wait_for_write_lock, worker_results,
+)
+from sample_team import TEAM_YAML, lead_rows, no_contact_rows, write_csv  # noqa: E402
 
 
 _SCRATCH: list[Path] = []
@@ -41,27 +41,13 @@ def cleanup(keep: bool) -> None:
 
 
 def env_for(folder: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_")}
-    env.update(LEADSHARE_DB=str(folder / "leadshare.db"), LEADSHARE_RULES=str(folder / "rules.yaml"), LEADSHARE_NOW=NOW,
-               LEADSHARE_CACHE_DIR=str(folder / ".rules-cache"))  # not the user's own cache
-    env.update(extra)
-    return env
+    """A leadshare process's environment on the scratch folder's ledger and rules."""
+    return ledger_processes.env_for(folder, LEADSHARE_CACHE_DIR=str(folder / ".rules-cache"), **extra)  # not the user's own cache
 
 
 def write_leads(path: Path, n: int, start: int = 0, bad: int = 0) -> Path:
-    rows = lead_rows(n, start=start) + [f"BAD-{start}-{k},No Contact {k},,,web,KL,residential" for k in range(bad)]
-    path.write_text(CSV_HEADER + "\n".join(rows) + "\n")
-    return path
-
-
-def leadshare(*args, env: dict, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "leadshare", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, **kw)
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(query, params).fetchall()
+    """`n` customers from `start` on, then `bad` rows an import rejects."""
+    return write_csv(path, lead_rows(n, start=start) + no_contact_rows(bad, start))
 
 
 def verify(db: Path, decisions: bool = True) -> tuple[bool, list[str]]:
@@ -104,20 +90,11 @@ def consistency_problems(db: Path) -> list[str]:
     return problems
 
 
-def wait_for_write_lock(db: Path, proc: subprocess.Popen, timeout: float = 60) -> bool:
-    """Poll until `proc` holds the ledger's write lock; False if it ended first."""
-    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                probe.execute("BEGIN IMMEDIATE")
-                probe.execute("ROLLBACK")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    return True
-                raise
-            time.sleep(0.002)
-        return False
-    finally:
-        probe.close()
+def finish(failures: list[str]) -> int:
+    """Print the failures (the first 40), remove the scratch folders unless something failed, and
+    give the script's exit status."""
+    print(f"failures: {len(failures)}")
+    for f in failures[:40]:
+        print("  " + f)
+    cleanup(keep=bool(failures))
+    return 1 if failures else 0

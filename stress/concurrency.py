@@ -16,30 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from _common import cleanup, consistency_problems, env_for, scratch, sql, write_leads
+from _common import (WORKER_START, WorkerFailed, consistency_problems, env_for, finish, leadshare, scratch, sql,
+                     start_workers, verify, worker_results, write_leads)
 
-WORKER = r"""
-import json, os, random, sys, time
-from typer.testing import CliRunner
-import typer.testing
-from leadshare.cli import app
-if hasattr(typer.testing, "_get_command"):  # build the command tree once
-    _cmd = typer.testing._get_command(app)
-    typer.testing._get_command = lambda a: _cmd
-plan = json.loads(sys.argv[1])
-runner = CliRunner()
-rnd = random.Random(plan["seed"])
-open(plan["ready"], "w").close()
-while not os.path.exists(plan["gate"]):
-    time.sleep(0.002)
-results = []
+WORKER = WORKER_START + r"""
 AGENTS = ("aisyah", "ben", "chitra")
 def call(args, env=None):
     r = runner.invoke(app, args, env=env)
@@ -83,30 +69,67 @@ print(json.dumps(results))
 """
 
 REFUSALS = ("already", "belongs to", "closed", "won", "lost", "nothing to change", "no lead", "needs a note", "only open leads")
+KINDS = ["import", "assign", "sweep", "status", "status", "note", "handover", "leave", "read", "read", "backup"]
 
 
 def run_round(folder: Path, plans: list[dict], env: dict) -> list[dict]:
-    gate = folder / "gate"
-    gate.unlink(missing_ok=True)
-    procs = []
-    for i, plan in enumerate(plans):
-        plan.update(gate=str(gate), ready=str(folder / f"ready{i}"), dir=str(folder))
-        (folder / f"ready{i}").unlink(missing_ok=True)
-        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(plan)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, env=env, cwd=folder))
-    while not all((folder / f"ready{i}").exists() for i in range(len(plans))):
-        for p in procs:
-            if p.poll() is not None:
-                raise SystemExit(f"a worker died before the start: {p.communicate()[1][-2000:]}")
-        time.sleep(0.01)
-    gate.touch()
-    calls = []
-    for p in procs:
-        out, err = p.communicate()
-        if p.returncode != 0:
-            raise SystemExit(f"a worker crashed: {err[-3000:]}")
-        calls += json.loads(out.strip().splitlines()[-1])
-    return calls
+    try:
+        return [call for seen in worker_results(start_workers(WORKER, plans, env, folder)) for call in seen]
+    except WorkerFailed as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def round_plans(folder: Path, args, rnd: random.Random, rnd_no: int, first: int, clock: datetime) -> tuple[list[dict], Path]:
+    """Each process's plan for one round, and the file all of them import: their own files start
+    at customer `first`, 100 apart, so each overlaps the next by 20."""
+    plans = []
+    shared = write_leads(folder / f"shared{rnd_no}.csv", 100, start=100_000 + rnd_no * 1000)
+    for w in range(args.procs):
+        own = write_leads(folder / f"r{rnd_no}w{w}.csv", 120, start=first + w * 100, bad=2)
+        ops = [["import", str(own)], ["import", str(shared)]]
+        if rnd_no > 0:
+            ops += [[rnd.choice(KINDS), str(own)] for _ in range(args.ops - 2)]
+        plans.append({"seed": rnd_no * 1000 + w, "ops": ops, "now": clock.isoformat()})
+    return plans, shared
+
+
+def check_calls(calls: list[dict], rnd_no: int, shared: Path, tally: dict[str, Counter]) -> list[str]:
+    """What went wrong in the round's commands; exit codes and refusals are counted in `tally`."""
+    failures = []
+    shared_imports = [json.loads(c["stdout"]) for c in calls if c["args"][:2] == ["import", str(shared)] and c["code"] in (0, 1)]
+    if sum(1 for s in shared_imports if not s.get("already_imported")) != 1:
+        failures.append(f"round {rnd_no}: the shared file went in {len(shared_imports)} times, not once")
+    for c in calls:
+        tally["codes"][c["code"]] += 1
+        if c["exc"] or "Traceback" in c["stderr"] or "unexpected" in c["stderr"]:
+            failures.append(f"round {rnd_no}: {c['args']}: {c['exc'] or c['stderr'].strip()[-300:]}")
+        elif "busy" in c["stderr"]:
+            failures.append(f"round {rnd_no}: {c['args']}: gave up on the lock: {c['stderr'].strip()}")
+        elif c["code"] == 2:
+            hit = next((r for r in REFUSALS if r in c["stderr"]), None)
+            tally["refusals"][hit or c["stderr"].strip()[:80]] += 1
+        elif c["code"] not in (0, 1):
+            failures.append(f"round {rnd_no}: {c['args']}: exit {c['code']}")
+    return failures
+
+
+def check_ledger(folder: Path, db: Path, rnd_no: int) -> list[str]:
+    """The ledger's invariants after a round (and in round 0 the even split), and every backup verifies."""
+    failures = []
+    if rnd_no == 0:
+        counts = dict(sql(db, "SELECT agent, count(*) FROM events WHERE type = 'assigned' "
+                              "AND json_extract(data, '$.rule') = 'everyone' GROUP BY agent"))
+        if max(counts.values()) - min(counts.values()) > 1:
+            failures.append(f"round 0: round-robin not within one of even: {counts}")
+        print(f"round 0 split: {counts}", file=sys.stderr)
+    for problem in consistency_problems(db):
+        failures.append(f"round {rnd_no}: {problem}")
+    for backup in folder.glob("backup-*.db"):
+        ok, problems = verify(backup)
+        if not ok:
+            failures.append(f"round {rnd_no}: backup {backup.name} does not verify: {problems[:3]}")
+        backup.unlink()
+    return failures
 
 
 def main() -> int:
@@ -120,58 +143,19 @@ def main() -> int:
     folder = scratch("concurrency")
     db = folder / "leadshare.db"
     env = env_for(folder)
-    subprocess.run([sys.executable, "-m", "leadshare", "init"], env=env, cwd=folder, check=True, capture_output=True)
+    leadshare("init", env=env, cwd=folder, check=True)
     failures: list[str] = []
-    codes: Counter = Counter()
+    tally: dict[str, Counter] = {"codes": Counter(), "refusals": Counter()}
     commands = 0
-    refusals: Counter = Counter()
     clock = datetime(2026, 11, 25, 10, 0)
-    next_start = 0
     started = time.monotonic()
 
     for rnd_no in range(args.rounds):
-        plans = []
-        shared = write_leads(folder / f"shared{rnd_no}.csv", 100, start=100_000 + rnd_no * 1000)
-        for w in range(args.procs):
-            own = write_leads(folder / f"r{rnd_no}w{w}.csv", 120, start=next_start + w * 100, bad=2)  # 20 overlap the next
-            if rnd_no == 0:
-                ops = [["import", str(own)], ["import", str(shared)]]
-            else:
-                kinds = ["import", "assign", "sweep", "status", "status", "note", "handover", "leave", "read", "read", "backup"]
-                ops = [["import", str(own)], ["import", str(shared)]] + [[rnd.choice(kinds), str(own)] for _ in range(args.ops - 2)]
-            plans.append({"seed": rnd_no * 1000 + w, "ops": ops, "now": clock.isoformat()})
-        next_start += args.procs * 100 + 20
+        plans, shared = round_plans(folder, args, rnd, rnd_no, rnd_no * (args.procs * 100 + 20), clock)
         calls = run_round(folder, plans, env)
         commands += len(calls)
-        shared_imports = [json.loads(c["stdout"]) for c in calls if c["args"][:2] == ["import", str(shared)] and c["code"] in (0, 1)]
-        if sum(1 for s in shared_imports if not s.get("already_imported")) != 1:
-            failures.append(f"round {rnd_no}: the shared file went in {len(shared_imports)} times, not once")
-        for c in calls:
-            codes[c["code"]] += 1
-            if c["exc"] or "Traceback" in c["stderr"] or "unexpected" in c["stderr"]:
-                failures.append(f"round {rnd_no}: {c['args']}: {c['exc'] or c['stderr'].strip()[-300:]}")
-            elif "busy" in c["stderr"]:
-                failures.append(f"round {rnd_no}: {c['args']}: gave up on the lock: {c['stderr'].strip()}")
-            elif c["code"] == 2:
-                hit = next((r for r in REFUSALS if r in c["stderr"]), None)
-                refusals[hit or c["stderr"].strip()[:80]] += 1
-            elif c["code"] not in (0, 1):
-                failures.append(f"round {rnd_no}: {c['args']}: exit {c['code']}")
-        if rnd_no == 0:
-            counts = dict(sql(db, "SELECT agent, count(*) FROM events WHERE type = 'assigned' "
-                                  "AND json_extract(data, '$.rule') = 'everyone' GROUP BY agent"))
-            if max(counts.values()) - min(counts.values()) > 1:
-                failures.append(f"round 0: round-robin not within one of even: {counts}")
-            print(f"round 0 split: {counts}", file=sys.stderr)
-        for problem in consistency_problems(db):
-            failures.append(f"round {rnd_no}: {problem}")
-        for backup in folder.glob("backup-*.db"):
-            from _common import verify
-
-            ok, problems = verify(backup)
-            if not ok:
-                failures.append(f"round {rnd_no}: backup {backup.name} does not verify: {problems[:3]}")
-            backup.unlink()
+        failures += check_calls(calls, rnd_no, shared, tally)
+        failures += check_ledger(folder, db, rnd_no)
         clock += timedelta(hours=rnd.choice([1, 3, 5, 20]))
         print(f"round {rnd_no + 1}/{args.rounds}: {len(calls)} commands, failures so far {len(failures)}", file=sys.stderr)
 
@@ -181,12 +165,8 @@ def main() -> int:
     print(f"\n{args.procs} processes x {args.ops} operations x {args.rounds} rounds: {commands} commands in "
           f"{time.monotonic() - started:.0f} s")
     print(f"ledger {db}: {events} events, {leads} leads; {types}")
-    print(f"exit codes: {dict(codes)}; refusals (exit 2, expected under contention): {dict(refusals)}")
-    print(f"failures: {len(failures)}")
-    for f in failures[:40]:
-        print("  " + f)
-    cleanup(keep=bool(failures))
-    return 1 if failures else 0
+    print(f"exit codes: {dict(tally['codes'])}; refusals (exit 2, expected under contention): {dict(tally['refusals'])}")
+    return finish(failures)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import orjson
@@ -12,55 +11,7 @@ from typer.testing import CliRunner
 
 from leadshare.cli import app
 
-# A Wednesday morning in Kuala Lumpur: everyone with team hours is on duty.
-NOW = "2026-11-25T10:00:00"
-
-TEAM_YAML = """\
-timezone: Asia/Kuala_Lumpur
-phone_region: MY
-hours:
-  mon-fri: "09:00-18:00"
-after_hours: assign
-sla:
-  first_contact: 4h
-  on_breach: reassign
-  max_reassign: 2
-tiers:
-  gold: {weight: 1.25}
-  silver: {weight: 1.0}
-agents:
-  - id: aisyah
-    name: Aisyah Rahman
-    role: manager
-    territories: [KL, Selangor]
-    skills: [commercial, ms, en]
-    tier: gold
-  - id: ben
-    name: Ben Lim
-    territories: [KL]
-    skills: [zh, en]
-    tier: silver
-  - id: chitra
-    name: Chitra Devi
-    territories: [Penang]
-    skills: [ta, en]
-  - id: dan
-    name: Dan Wong
-    territories: [Johor]
-    skills: [en]
-    active: false
-rules:
-  - name: commercial
-    when: {product: commercial}
-    pool: {skills: [commercial]}
-    strategy: round_robin
-    fallback: next
-  - name: everyone
-    pool: all
-    strategy: round_robin
-"""
-
-CSV_HEADER = "Lead ID,Full Name,Mobile No,Email Address,Lead Source,State,Product\n"
+from sample_team import CSV_HEADER, NOW, TEAM_YAML, lead_rows, phone, write_csv  # noqa: F401 (the tests import them from here)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -100,20 +51,6 @@ def rules(tmp_path) -> Path:
     path = tmp_path / "rules.yaml"
     path.write_text(TEAM_YAML)
     return path
-
-
-def write_csv(path: Path, rows: list[str], header: str = CSV_HEADER) -> Path:
-    path.write_text(header + "".join(textwrap.dedent(r).strip() + "\n" for r in rows))
-    return path
-
-
-def phone(n: int) -> str:
-    """A distinct valid Malaysian mobile number, written the local way."""
-    return f"012-{3000000 + n:07d}"
-
-
-def lead_rows(n: int, start: int = 0, product: str = "residential") -> list[str]:
-    return [f"FB-{i},Customer {i},{phone(i)},c{i}@example.com,facebook,KL,{product}" for i in range(start, start + n)]
 
 
 class Cli:

@@ -37,7 +37,7 @@ def _read(data: bytes, background: bool):
 
 @pytest.mark.parametrize("readers", [1, 2])
 def test_the_children_read_the_same_records_rejects_and_warnings(readers, monkeypatch):
-    monkeypatch.setattr(importer, "TWO_READERS_ROWS", 0 if readers == 2 else 10**9)
+    monkeypatch.setattr(importer.background, "TWO_READERS_ROWS", 0 if readers == 2 else 10**9)
     data = _messy_file(importer.BACKGROUND_ROWS + 5_000)
     here = _read(data, background=False)
     child = _read(data, background=True)
@@ -52,9 +52,9 @@ def test_the_children_read_the_same_records_rejects_and_warnings(readers, monkey
 def test_two_readers_share_the_pieces_at_every_boundary(rows, monkeypatch):
     # Pieces of 7 rows taken in turn: files ending inside a piece, at its end, and a piece made
     # only of rejected rows (rows 14-21), which must still take its turn, empty.
-    monkeypatch.setattr(importer, "BACKGROUND_ROWS", 0)
-    monkeypatch.setattr(importer, "TWO_READERS_ROWS", 0)
-    monkeypatch.setattr(importer, "BACKGROUND_PIECE", 7)
+    monkeypatch.setattr(importer.background, "BACKGROUND_ROWS", 0)
+    monkeypatch.setattr(importer.background, "TWO_READERS_ROWS", 0)
+    monkeypatch.setattr(importer.background, "BACKGROUND_PIECE", 7)
     lines = ["Name,Phone,Email"]
     for i in range(1, rows + 1):
         if 14 <= i <= 21:
@@ -73,14 +73,14 @@ def test_two_readers_share_the_pieces_at_every_boundary(rows, monkeypatch):
 
 
 def test_an_error_in_the_child_reaches_the_caller_whole(monkeypatch):
-    real = importer._read_rows
+    real = importer.reading._read_rows
 
     def breaks_after_a_while(*args, **kwargs):
         rows = real(*args, **kwargs)
         yield next(rows)
         raise InputError("big.csv:9000: the file is too broken to read", "open it in a spreadsheet and save it as CSV")
 
-    monkeypatch.setattr(importer, "_read_rows", breaks_after_a_while)
+    monkeypatch.setattr(importer.reading, "_read_rows", breaks_after_a_while)
     stream = importer.open_leads(_messy_file(importer.BACKGROUND_ROWS + 100), name="big.csv")
     with pytest.raises(InputError) as caught:
         for _ in stream.chunks(20_000, background=True):
@@ -148,7 +148,7 @@ def test_when_the_second_reader_cannot_start_the_first_is_ended_and_the_rows_rea
         real(self)
         started.append(self)
 
-    monkeypatch.setattr(importer, "TWO_READERS_ROWS", 0)
+    monkeypatch.setattr(importer.background, "TWO_READERS_ROWS", 0)
     data = _messy_file(importer.BACKGROUND_ROWS + 1_000)
     here = _read(data, background=False)
     monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", second_refused)

@@ -8,7 +8,6 @@ leads, the counts add up, the round-robin rotation is within one lead of even, a
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import subprocess
@@ -18,29 +17,17 @@ from pathlib import Path
 
 import orjson
 
-from conftest import NOW, lead_rows, write_csv
+from conftest import lead_rows, write_csv
+from ledger_processes import WORKER_START, env_for, leadshare, sql, start_workers, worker_results
+from sample_team import no_contact_rows
 
 WORKERS = int(os.environ.get("CONCURRENCY_WORKERS", "4"))
 OPS = int(os.environ.get("CONCURRENCY_OPS", "7"))
 CLOSED = ("won", "lost")
 
 # One worker process: waits at the start gate, then runs its plan through the real command line
-# (in-process, so each call costs milliseconds, not a Python start-up), and prints what it saw.
-WORKER = r"""
-import json, os, random, sys, time
-from typer.testing import CliRunner
-import typer.testing
-from leadshare.cli import app
-if hasattr(typer.testing, "_get_command"):  # build the command tree once
-    _cmd = typer.testing._get_command(app)
-    typer.testing._get_command = lambda a: _cmd
-plan = json.loads(sys.argv[1])
-runner = CliRunner()
-rnd = random.Random(plan["seed"])
-open(plan["ready"], "w").close()
-while not os.path.exists(plan["gate"]):
-    time.sleep(0.002)
-results = []
+# and prints what it saw.
+WORKER = WORKER_START + r"""
 def call(args, env=None, keep=True):
     r = runner.invoke(app, args, env=env)
     exc = None if r.exception is None or isinstance(r.exception, SystemExit) else repr(r.exception)
@@ -72,45 +59,9 @@ print(json.dumps(results))
 """
 
 
-
-
-def base_env(tmp_path: Path, rules: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
-    env.update(LEADSHARE_DB=str(tmp_path / "leadshare.db"), LEADSHARE_RULES=str(rules), LEADSHARE_NOW=NOW)
-    env.update(extra)
-    return env
-
-
-def leadshare(*args, env: dict, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "leadshare", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout)
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(query, params).fetchall()
-
-
 def run_workers(plans: list[dict], env: dict, cwd: Path, timeout: float = 120) -> list[list[dict]]:
     """Start every worker, open the gate once all are ready, and collect what each saw."""
-    gate = cwd / "gate"
-    procs = []
-    for i, plan in enumerate(plans):
-        plan.update(gate=str(gate), ready=str(cwd / f"ready{i}"))
-        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(plan)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, env=env, cwd=cwd))
-    deadline = time.monotonic() + 60
-    while not all((cwd / f"ready{i}").exists() for i in range(len(plans))):
-        assert time.monotonic() < deadline, "workers did not start"
-        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
-        time.sleep(0.01)
-    gate.touch()
-    outs = []
-    for p in procs:
-        out, err = p.communicate(timeout=timeout)
-        assert p.returncode == 0 and "Traceback" not in err, err[-3000:]
-        outs.append(json.loads(out.strip().splitlines()[-1]))
-    return outs
+    return worker_results(start_workers(WORKER, plans, env, cwd), timeout)
 
 
 def assert_consistent(db: Path, cli) -> None:
@@ -140,12 +91,12 @@ def assert_even_rotation(db: Path) -> None:
 
 
 def test_many_processes_import_assign_sweep_and_move_leads_at_once(tmp_path, rules, cli):
-    env = base_env(tmp_path, rules)
+    env = env_for(tmp_path, rules)
     assert cli("init").exit_code == 0
     files, expected_rows, contacts = [], 0, set()
     for w in range(WORKERS):
         start = w * 60
-        rows = lead_rows(80, start=start) + [f"BAD-{w}-{k},No Contact {k},,,web,KL,residential" for k in range(2)]
+        rows = lead_rows(80, start=start) + no_contact_rows(2, w)
         files.append(write_csv(tmp_path / f"w{w}.csv", rows))
         expected_rows += len(rows)
         contacts |= set(range(start, start + 80))
@@ -194,7 +145,7 @@ def _holding(pid: int, db: Path) -> bool:
 
 
 def test_the_same_file_imported_by_four_processes_at_once_is_imported_once(tmp_path, rules, cli):
-    env = base_env(tmp_path, rules)
+    env = env_for(tmp_path, rules)
     assert cli("init").exit_code == 0
     write_csv(tmp_path / "nightly.csv", lead_rows(200))
     db = tmp_path / "leadshare.db"
@@ -223,7 +174,7 @@ def test_the_same_file_imported_by_four_processes_at_once_is_imported_once(tmp_p
 
 
 def test_a_writer_that_cannot_get_the_lock_exits_2_busy_and_changes_nothing(tmp_path, rules, cli, monkeypatch):
-    env = base_env(tmp_path, rules)
+    env = env_for(tmp_path, rules)
     write_csv(tmp_path / "first.csv", lead_rows(6))
     assert cli("import", "first.csv").exit_code == 0
     write_csv(tmp_path / "second.csv", lead_rows(6, start=10))
@@ -259,7 +210,7 @@ def test_a_writer_that_cannot_get_the_lock_exits_2_busy_and_changes_nothing(tmp_
 
 
 def test_readers_are_not_blocked_while_a_writer_holds_the_lock(tmp_path, rules, cli):
-    env = base_env(tmp_path, rules, LEADSHARE_BUSY_TIMEOUT_MS="200")
+    env = env_for(tmp_path, rules, LEADSHARE_BUSY_TIMEOUT_MS="200")
     write_csv(tmp_path / "leads.csv", lead_rows(6))
     assert cli("import", "leads.csv").exit_code == 0
     db = tmp_path / "leadshare.db"
@@ -282,19 +233,12 @@ def test_readers_are_not_blocked_while_a_writer_holds_the_lock(tmp_path, rules, 
 
 
 def test_backup_while_another_process_keeps_importing_is_a_verifiable_copy(tmp_path, rules, cli):
-    env = base_env(tmp_path, rules)
+    env = env_for(tmp_path, rules)
     for i in range(6):
         write_csv(tmp_path / f"n{i}.csv", lead_rows(150, start=i * 150))
     assert cli("import", "n0.csv").exit_code == 0
     plan = {"seed": 99, "ops": [["import", str(tmp_path / f"n{i}.csv")] for i in range(1, 6)]}
-    gate, ready = tmp_path / "gate", tmp_path / "ready0"
-    plan.update(gate=str(gate), ready=str(ready))
-    importer = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(plan)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    while not ready.exists():
-        assert importer.poll() is None, importer.communicate()
-        time.sleep(0.01)
-    gate.touch()
+    (importer,) = start_workers(WORKER, [plan], env, tmp_path)
     copies = []
     while importer.poll() is None or len(copies) < 2:
         target = tmp_path / f"copy{len(copies)}.db"

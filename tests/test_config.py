@@ -689,8 +689,9 @@ def test_rules_check_lists_every_problem_by_line_and_exits_2(tmp_path):
     bad.write_text("agents:\n  - id: a\n    capcity: 3\n  - id: a\nrules:\n  - name: x\n    pool: all\n    strategy: random\n")
     result = CliRunner().invoke(app, ["rules", "check", str(bad)])
     assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
+    *lines, hint = result.stderr.strip().splitlines()
     assert len(lines) >= 3 and all(line.startswith(f"{bad}:") for line in lines)
+    assert "docs/rules.md" in hint
     assert any(":3:" in line and "capcity" in line for line in lines)
 
 
@@ -704,3 +705,101 @@ def test_rules_check_warns_about_gaps_and_strict_makes_them_count(tmp_path):
     result = CliRunner().invoke(app, ["rules", "check", str(gap)])
     assert result.exit_code == 0 and "warning" in result.stderr and "zh" in result.stderr
     assert CliRunner().invoke(app, ["rules", "check", "--strict", str(gap)]).exit_code == 1
+
+
+# --------------------------------------------------------------------------- rules check against the ledger
+
+
+def _rules_testing_fields(rules) -> None:
+    from tests.conftest import TEAM_YAML
+
+    rules.write_text(TEAM_YAML.replace(
+        "when: {product: commercial}", "when: {Product Interest: commercial, language: zh}").replace(
+        "  - name: everyone\n", "  - name: by-state\n    pool: {territory: state_region}\n    fallback: next\n"
+                                "  - name: everyone\n"))
+
+
+def _import_one_lead(cli, tmp_path) -> None:
+    (tmp_path / "a.csv").write_text("Lead ID,Full Name,Mobile No,Email Address,Lead Source,State,Product Interest\n"
+                                    "FB-1,Ali,012-3000001,a@example.com,facebook,KL,commercial\n")
+    assert cli("import", "a.csv").exit_code == 0
+
+
+def test_rules_check_warns_when_a_rule_tests_a_field_no_lead_in_the_ledger_has(cli, rules, tmp_path):
+    _rules_testing_fields(rules)
+    _import_one_lead(cli, tmp_path)
+    result = cli("rules", "check", "--db", "leadshare.db", "rules.yaml")
+    assert result.exit_code == 0
+    assert " ".join(result.stdout.split()) == "rules.yaml: ok, 2 warnings"
+    assert result.stderr.splitlines() == [
+        "rules.yaml:35: warning: rule 'commercial': no lead in the ledger has the field 'language', so its `when` "
+        "never matches; leads have: external_id, product_interest, region, source",
+        "rules.yaml:40: warning: rule 'by-state': no lead in the ledger has the field 'state_region' (did you mean "
+        "'region'?), so its territory pool never finds an agent; leads have: external_id, product_interest, region, "
+        "source",
+    ]
+    assert cli("rules", "check", "--strict", "rules.yaml").exit_code == 1  # the ledger from LEADSHARE_DB's default
+
+
+def test_rules_check_compares_field_names_as_snake_case(cli, rules, tmp_path):
+    # `Product Interest` in the rules is the column `Product Interest`, stored as product_interest.
+    _rules_testing_fields(rules)
+    _import_one_lead(cli, tmp_path)
+    result = cli("rules", "check", "rules.yaml")
+    assert "'Product Interest'" not in result.stderr and "'language'" in result.stderr
+
+
+def test_rules_check_without_a_ledger_warns_about_no_field_and_creates_none(cli, rules, tmp_path):
+    _rules_testing_fields(rules)
+    result = cli("rules", "check", "--db", "nowhere.db", "rules.yaml")
+    assert result.exit_code == 0 and " ".join(result.stdout.split()) == "rules.yaml: ok"
+    assert "no lead in the ledger" not in result.stderr
+    assert not (tmp_path / "nowhere.db").exists() and not (tmp_path / "leadshare.db").exists()
+
+
+def test_rules_check_beside_a_file_that_is_not_a_ledger_still_checks_the_rules(cli, rules, tmp_path):
+    _rules_testing_fields(rules)
+    (tmp_path / "notes.db").write_text("not a database")
+    result = cli("rules", "check", "--db", "notes.db", "rules.yaml")
+    assert result.exit_code == 0 and " ".join(result.stdout.split()) == "rules.yaml: ok"
+    assert result.stderr.splitlines() == [
+        "leadshare: warning: notes.db: not a leadshare ledger (not an SQLite database); the rules' fields were not "
+        "compared with its leads"]
+    assert (tmp_path / "notes.db").read_text() == "not a database"
+
+
+def test_rules_check_reads_the_ledger_without_writing_it(cli, rules, tmp_path):
+    _rules_testing_fields(rules)
+    _import_one_lead(cli, tmp_path)
+    before = (tmp_path / "leadshare.db").read_bytes()
+    cli("rules", "check", "rules.yaml")
+    assert (tmp_path / "leadshare.db").read_bytes() == before
+
+
+def test_rules_check_names_the_rules_reference_after_its_problems(cli, rules):
+    rules.write_text("agents: [{id: a}]\nrules:\n  - {name: r, pool: all, strategy: round_robbin}\n")
+    result = cli("rules", "check", "rules.yaml")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "rules.yaml:3: rules[0]: strategy 'round_robbin' is not one of round_robin, weighted, least_loaded; "
+        "did you mean 'round_robin'?",
+        "hint: every key and the values it takes are described in docs/rules.md (leadshare's rules reference)",
+    ]
+    assert (Path(__file__).resolve().parent.parent / "docs" / "rules.md").is_file()
+
+
+def test_every_example_in_the_rules_reference_is_valid(tmp_path):
+    import re
+
+    import yaml
+
+    reference = (Path(__file__).resolve().parent.parent / "docs" / "rules.md").read_text()
+    examples = re.findall(r"```yaml\n(.*?)```", reference, re.DOTALL)
+    assert len(examples) >= 10
+    for example in examples:
+        data = {"agents": [{"id": "a"}], **yaml.safe_load(example)}
+        if any(isinstance(agent, dict) and "tier" in agent for agent in data["agents"]):
+            data.setdefault("tiers", {"gold": {"weight": 1.25}})
+        path = tmp_path / "rules.yaml"
+        path.write_text(yaml.safe_dump(data))
+        assert config.check_rules(path) == [], example

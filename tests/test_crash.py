@@ -17,35 +17,16 @@ import signal
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 
-from conftest import NOW, lead_rows, phone, write_csv
+from conftest import lead_rows, phone, write_csv
+from ledger_processes import env_for, leadshare, spawn, sql, wait_for_write_lock
 
 KILLS = int(os.environ.get("CRASH_KILLS", "4"))
-
-
-
-
-def env_for(tmp_path: Path, rules: Path, db: Path | None = None, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
-    env.update(LEADSHARE_DB=str(db or tmp_path / "leadshare.db"), LEADSHARE_RULES=str(rules), LEADSHARE_NOW=NOW)
-    env.update(extra)
-    return env
-
-
-def spawn(*args, env: dict, cwd: Path, preexec=None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "leadshare", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, preexec_fn=preexec)
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(query, params).fetchall()
 
 
 def snapshot(db: Path) -> tuple:
@@ -64,26 +45,6 @@ def one_clear_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, f"not one line: {err!r}"
     return lines[0]
-
-
-def wait_for_write_lock(db: Path, proc: subprocess.Popen, timeout: float = 30) -> bool:
-    """Poll until `proc` holds the ledger's write lock (its transaction has begun); False if it
-    ended first. Each probe takes and drops the lock at once, so it only delays the other."""
-    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                probe.execute("BEGIN IMMEDIATE")
-                probe.execute("ROLLBACK")
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    return True
-                raise
-            time.sleep(0.003)
-        return False
-    finally:
-        probe.close()
 
 
 def batch_whole_or_absent(db: Path, file_hash_rows: int, before_leads: int) -> bool:
@@ -130,7 +91,8 @@ def test_kill_9_at_random_moments_leaves_a_whole_or_absent_batch_and_a_rerun_com
     rerun = cli("import", big, "--json")
     assert rerun.exit_code == 0, rerun.stderr
     out = orjson.loads(rerun.stdout)
-    assert out.get("already_imported", False) == committed and out["imported"] == 1500
+    # a rerun of a committed import reports this run's count: nothing imported
+    assert out.get("already_imported", False) == committed and out["imported"] == (0 if committed else 1500)
     assert sql(db, "SELECT count(*) FROM leads")[0][0] == 1520
     verified(cli, db)
     print(f"\nkill -9: {sum(outcomes.values())} kills survived {outcomes}")
@@ -498,8 +460,8 @@ def test_forget_while_a_reader_holds_a_snapshot_does_not_claim_an_erasure_it_did
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM leads").fetchone()
     try:
-        done = subprocess.run([sys.executable, "-m", "leadshare", "forget", str(lead), "--as", "aisyah"], capture_output=True,
-                              text=True, env=env_for(tmp_path, rules, LEADSHARE_BUSY_TIMEOUT_MS="300"), cwd=tmp_path, timeout=60)
+        done = leadshare("forget", lead, "--as", "aisyah", env=env_for(tmp_path, rules, LEADSHARE_BUSY_TIMEOUT_MS="300"),
+                         cwd=tmp_path, timeout=60)
         left = [c for c in CANARIES if c in ledger_bytes(tmp_path)]
     finally:
         reader.execute("ROLLBACK")
@@ -526,14 +488,13 @@ def test_a_customers_details_never_reach_stderr_when_things_fail(cli, tmp_path, 
     env = env_for(tmp_path, rules, LEADSHARE_BUSY_TIMEOUT_MS="100")
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    busy = subprocess.run([sys.executable, "-m", "leadshare", "import", good], capture_output=True, text=True, env=env, cwd=tmp_path)
+    busy = leadshare("import", good, env=env, cwd=tmp_path)
     holder.execute("ROLLBACK")
     holder.close()
     stderrs.append(("busy", busy.stderr))
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    full = subprocess.run([sys.executable, "-m", "leadshare", "import", good], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, preexec_fn=_file_size_limit(db.stat().st_size + 16 * 1024))
+    full = leadshare("import", good, env=env, cwd=tmp_path, preexec_fn=_file_size_limit(db.stat().st_size + 16 * 1024))
     assert full.returncode == 2, full.stderr
     stderrs.append(("file size limit", full.stderr))
     broken = tmp_path / "broken.db"

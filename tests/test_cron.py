@@ -59,3 +59,28 @@ def test_on_breach_notify_only_warns_once(tmp_path):
     assert second["warned"] == 0
     log = orjson.loads(run(tmp_path, "log", "--type", "sla_warning", "--json", now="2026-11-25T15:00:00").stdout)
     assert len(log) == 1 and log[0]["agent"] == "aisyah"
+
+
+def test_the_readme_cron_lines_run_from_the_home_folder(tmp_path):
+    """The README's cron lines, run as cron runs them: from another folder, with no leadshare
+    settings in the environment; they go to the team's folder and name its ledger and rules."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"```cron\n(.*?)```", readme, re.DOTALL).group(1)
+    commands = [line.split(maxsplit=5)[5] for line in block.splitlines() if line[:1].isdigit() or line[:1] == "*"]
+    assert len(commands) == 3
+    team, exports, home = tmp_path / "agency", tmp_path / "exports", tmp_path / "home"
+    for folder in (team, exports, home):
+        folder.mkdir()
+    (team / "rules.yaml").write_text(TEAM_YAML)
+    write_csv(exports / "leads-2026-11-25.csv", lead_rows(2))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
+    env.update(LEADSHARE_NOW="2026-11-25T10:00:00", HOME=str(home))
+    for command in commands:
+        command = (command.replace("/srv/agency", str(team)).replace("/data/exports", str(exports))
+                   .replace("$(date +\\%F)", "2026-11-25").replace("leadshare ", f"{sys.executable} -m leadshare ", 1))
+        done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, env=env, cwd=home)
+        assert done.returncode == 0, (command, done.stderr)
+    assert (team / "leadshare.db").exists() and os.listdir(home) == []

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TEAM_YAML, Cli, lead_rows, phone, write_csv
-from leadshare import reports
+from leadshare import export, reports
 
 PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REQUIRED = ("id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "created_at",
@@ -40,15 +40,15 @@ def export_json(cli: Cli, *args: str) -> list[dict]:
 
 @given(st.sampled_from(PREFIXES), st.text())
 def test_every_formula_prefix_gets_a_leading_quote(prefix, rest):
-    assert reports.csv_cell(prefix + rest) == "'" + prefix + rest
+    assert export.csv_cell(prefix + rest) == "'" + prefix + rest
 
 
 @given(st.text())
 def test_other_cells_are_left_as_they_are(text):
     if text.startswith(PREFIXES):
-        assert reports.csv_cell(text) == "'" + text
+        assert export.csv_cell(text) == "'" + text
     else:
-        assert reports.csv_cell(text) == text
+        assert export.csv_cell(text) == text
 
 
 _name_char = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))

@@ -47,6 +47,17 @@ def test_reimport_of_same_file_changes_nothing(cli, tmp_path):
     assert len(ledger_rows("events")) == events
 
 
+def test_reimport_reports_this_runs_counts_with_the_original_batch(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(3) + ["FB-X,No Contact,,,facebook,KL,residential"])
+    first = cli.json("import", "leads.csv", code=1)
+    again = cli.json("import", "leads.csv")
+    assert again["already_imported"] is True and again["batch"] == first["batch"]
+    assert again["rows"] == 4
+    counts = ("imported", "duplicates", "rejected", "assigned", "queued")
+    assert {k: again[k] for k in counts} == dict.fromkeys(counts, 0)
+    assert again["by_agent"] == {} and again["rejects_file"] is None
+
+
 def test_force_reads_again_but_rows_still_deduplicate(cli, tmp_path):
     write_csv(tmp_path / "leads.csv", lead_rows(3))
     cli.json("import", "leads.csv")
@@ -290,3 +301,137 @@ def test_an_event_whose_json_cannot_be_cut_at_the_row_is_made_whole(cli, tmp_pat
     assert len(rows) == 3 and len(set(digests)) == 3 and all(len(d) == 32 for d in digests)
     assert all(orjson.loads(data)["rule"] == "everyone" for data, _ in rows)
     assert cli.json("verify")["ok"] is True
+
+
+def test_a_row_whose_cells_are_all_empty_is_skipped_with_a_warning_not_rejected(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(2) + [",,,,,,", ",,"])
+    result = cli("import", "leads.csv", "--json")
+    assert result.exit_code == 0, result.stderr
+    out = orjson.loads(result.stdout)
+    assert out["rows"] == out["imported"] == 2 and out["rejected"] == 0  # blank lines are no rows of leads
+    assert "warning: leads.csv: skipped 2 blank lines" in result.stderr
+    assert not (tmp_path / "leads.rejected.csv").exists()
+
+
+# --- how the file was read ----------------------------------------------------------------------
+
+HUBSPOT_HEADER = "Record ID,First Name,Last Name,Email,Phone Number,State/Region,Lead Status,Product Interest,Preferred Language\n"
+RULES_ON_CRM_COLUMNS = """\
+timezone: Asia/Kuala_Lumpur
+phone_region: MY
+agents:
+  - {id: aisyah, name: Aisyah, territories: [KL], skills: [commercial]}
+  - {id: ben, name: Ben, territories: [KL], skills: [zh]}
+  - {id: chitra, name: Chitra, territories: [Penang]}
+rules:
+  - {name: chinese, when: {language: zh}, pool: {skills: [zh]}, strategy: round_robin}
+  - {name: commercial, when: {product: commercial}, pool: {skills: [commercial]}, strategy: round_robin}
+  - {name: by territory, pool: {territory: region}, strategy: round_robin}
+"""
+
+
+def test_import_says_how_it_read_each_column(cli, tmp_path):
+    write_csv(tmp_path / "hubspot.csv", [f"H-1,Ali,Bakar,ali@example.com,{phone(1)},KL,New,residential,ms"],
+              header=HUBSPOT_HEADER)
+    result = cli("import", "hubspot.csv", "--json")
+    assert result.exit_code == 0, result.stderr
+    for line in ("'Record ID' -> external_id", "'First Name' -> first_name", "'Phone Number' -> phone",
+                 "'State/Region' -> region", "'Lead Status' -> status",
+                 "'Product Interest' -> attribute product_interest",
+                 "'Preferred Language' -> attribute preferred_language"):
+        assert f"hubspot.csv: {line}\n" in result.stderr
+    columns = orjson.loads(result.stdout)["columns"]
+    assert columns["State/Region"] == "region" and columns["Product Interest"] == "attribute product_interest"
+    assert len(columns) == 9
+
+
+def test_rules_on_product_language_and_territory_match_crm_columns(cli, tmp_path, rules):
+    rules.write_text(RULES_ON_CRM_COLUMNS)
+    write_csv(tmp_path / "hubspot.csv", [
+        f"H-1,Wei,Chen,wei@example.com,{phone(1)},KL,New,residential,zh",
+        f"H-2,Ali,Bakar,ali@example.com,{phone(2)},KL,New,commercial,ms",
+        f"H-3,Devi,Raj,devi@example.com,{phone(3)},Penang,New,residential,ta",
+    ], header=HUBSPOT_HEADER)
+    out = cli.json("import", "hubspot.csv")
+    assert out["by_agent"] == {"ben": 1, "aisyah": 1, "chitra": 1}
+
+
+def test_map_names_any_attribute_for_the_rules(cli, tmp_path, rules):
+    rules.write_text(RULES_ON_CRM_COLUMNS)
+    write_csv(tmp_path / "zoho.csv", [f"Z-1,Ali,{phone(1)},Web,Commercial"],
+              header="Record Id,Full Name,Mobile,Lead Source,Interest\n")
+    result = cli("import", "zoho.csv", "--map", "product=Interest", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert "zoho.csv: 'Interest' -> attribute product\n" in result.stderr
+    assert "zoho.csv: 'Lead Source' -> source\n" in result.stderr
+    assert orjson.loads(result.stdout)["by_agent"] == {"aisyah": 1}
+
+
+def test_leads_holding_state_region_as_an_attribute_still_match_a_territory_pool(cli, tmp_path, rules):
+    # how a ledger from before `State/Region` was a region synonym holds such a lead
+    rules.write_text(RULES_ON_CRM_COLUMNS)
+    write_csv(tmp_path / "old.csv", [f"O-1,Devi,{phone(3)},Penang"], header="Lead ID,Name,Phone,State/Region\n")
+    out = cli.json("import", "old.csv", "--map", "state_region=State/Region")
+    assert out["columns"]["State/Region"] == "attribute state_region"
+    assert out["by_agent"] == {"chitra": 1}
+
+
+def test_facebook_lead_ads_and_krayin_headers_are_synonyms(cli, tmp_path):
+    write_csv(tmp_path / "fb.csv", [f"l:1,2026-11-25,Siti Aminah,{phone(5)},siti@example.com,KL"],
+              header="id,created_time,full_name,phone_number,email,state\n")
+    out = cli.json("import", "fb.csv")
+    assert {k: v for k, v in out["columns"].items() if not v.startswith("attribute")} == {
+        "id": "external_id", "full_name": "name", "phone_number": "phone", "email": "email", "state": "region"}
+
+
+# --- what a dry run shows -------------------------------------------------------------------------
+
+
+def test_dry_run_lists_the_rows_it_would_reject_with_line_and_reason(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(2) + ["FB-X,No Contact,,,facebook,KL,residential",
+                                                     "FB-Y,Bad,n/a,siti@@mail,facebook,KL,residential"])
+    out = cli.json("import", "leads.csv", "--dry-run", code=1)
+    assert [r["line"] for r in out["rejects"]] == [4, 5]
+    assert out["rejects"][0]["reason"].startswith("no usable phone or email (phone is empty; email is empty)")
+    assert "'n/a'" in out["rejects"][1]["reason"]
+    human = cli("import", "leads.csv", "--dry-run")
+    assert human.exit_code == 1
+    assert "would reject:" in human.stdout and "  line 4: no usable phone or email" in human.stdout
+    assert not (tmp_path / "leads.rejected.csv").exists()
+
+
+def test_import_summary_does_not_wrap_mid_sentence_when_stdout_is_not_a_terminal(cli, tmp_path):
+    name = "a-rather-long-name-for-the-nightly-export-from-the-crm.csv"
+    write_csv(tmp_path / name, lead_rows(3))
+    result = cli("import", name)
+    assert result.exit_code == 0
+    summary = next(line for line in result.stdout.splitlines() if line.startswith(name))
+    assert summary.endswith("0 duplicates, 0 rejected")
+
+
+# --- bounded messages -----------------------------------------------------------------------------
+
+
+def test_no_phone_or_email_column_error_lists_at_most_20_columns(cli, tmp_path):
+    (tmp_path / "wide.csv").write_text(",".join(f"col{i}" for i in range(10_000)) + "\n" + "x," * 9_999 + "x\n")
+    result = cli("import", "wide.csv")
+    assert result.exit_code == 2
+    assert "'col19' ... and 9,980 more" in result.stderr and "'col20'" not in result.stderr
+    assert len(result.stderr) < 2_000
+
+
+def test_an_error_quotes_at_most_about_200_characters_of_a_value(cli, tmp_path):
+    (tmp_path / "one-line.csv").write_text("z" * 5_000_000)  # one line, no newline: all header
+    result = cli("import", "one-line.csv")
+    assert result.exit_code == 2
+    assert "(5,000,000 characters)" in result.stderr and len(result.stderr) < 1_000
+
+
+def test_a_utf8_file_with_a_bad_byte_keeps_its_chinese_names_and_warns_with_the_row(cli, tmp_path):
+    rows = [f"FB-1,张伟,{phone(1)},,facebook,KL,residential", f"FB-2,陈大文 \xff,{phone(2)},,facebook,KL,residential"]
+    data = (CSV_HEADER + "\n".join(rows) + "\n").encode("utf-8").replace("\xff".encode("utf-8"), b"\xff")
+    (tmp_path / "leads.csv").write_bytes(data)
+    result = cli("import", "leads.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: leads.csv row 2 (line 3): holds bytes that are not UTF-8" in result.stderr
+    assert "张伟" in cli("show", "1").stdout

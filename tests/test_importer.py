@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from leadshare.errors import InputError
 from leadshare.importer import (
     MAX_FIELD_CHARS,
-    _detect_delimiter,
     attr_name,
     header_key,
     parse_map_options,
@@ -24,6 +23,7 @@ from leadshare.importer import (
     rejects_csv_text,
     write_rejects,
 )
+from leadshare.importer.lines import detect_delimiter
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 
@@ -111,8 +111,8 @@ def test_delimiter_is_detected(delimiter):
 def test_delimiter_counted_outside_quotes_and_tie_is_comma():
     parsed = read(f'"Name; Nick";"Phone, main";Email\nAli;"{ALI}";\n')  # the commas are quoted
     assert parsed.delimiter == ";" and parsed.columns == ["Name; Nick", "Phone, main", "Email"]
-    assert _detect_delimiter("a;b,c\n1,2,3;4;5\n") == ","  # tie on the header line
-    assert _detect_delimiter("\n\nphone\n1;2;3\n") == ","  # one column: only the header counts
+    assert detect_delimiter("a;b,c\n1,2,3;4;5\n") == ","  # tie on the header line
+    assert detect_delimiter("\n\nphone\n1;2;3\n") == ","  # one column: only the header counts
     assert read(f"phone\n{ALI}\n").delimiter == ","
 
 
@@ -127,7 +127,7 @@ def test_delimiter_counted_outside_quotes_and_tie_is_comma():
     ],
 )
 def test_delimiter_detection_follows_csv_quoting(header, expected):
-    assert _detect_delimiter(header) == expected
+    assert detect_delimiter(header) == expected
 
 
 def test_mixed_newlines_and_multiline_fields_keep_line_numbers():
@@ -148,13 +148,21 @@ def test_mixed_newlines_and_multiline_fields_keep_line_numbers():
     assert parsed.records[1].attrs["notes"] == "two\r\nlines"
 
 
-def test_blank_lines_are_skipped_and_counted_but_a_row_of_empty_cells_is_rejected():
-    parsed = read(f"\nname,phone\n\nAli,{ALI}\n\n\n,\n")
+def test_blank_lines_are_skipped_and_counted():
+    parsed = read(f"\nname,phone\n\nAli,{ALI}\n\n\n")
     assert names(parsed) == ["Ali"]
     assert parsed.records[0].line == 4
     assert parsed.blank_lines == 3
     assert "skipped 3 blank lines" in parsed.warnings
-    assert [(r.line, r.reason) for r in parsed.rejects] == [(7, "empty row (all 2 cells blank)")]
+    assert parsed.rejects == []
+
+
+def test_a_row_whose_cells_are_all_empty_is_skipped_with_a_warning_like_a_blank_line():
+    parsed = read(f"name,phone,email\nAli,{ALI},\n,,\n , ,\t\n,\n,,,,\n")
+    assert names(parsed) == ["Ali"]
+    assert parsed.rejects == []
+    assert parsed.blank_lines == 4 and parsed.rows == 5
+    assert "skipped 4 blank lines" in parsed.warnings
 
 
 # --- headers ----------------------------------------------------------------------------------
@@ -306,12 +314,25 @@ def test_parse_map_options(items, expected):
     assert parse_map_options(items) == expected
 
 
-@pytest.mark.parametrize("bad", ["phone", "phone=", "=Tel", "colour=Tel"])
+@pytest.mark.parametrize("bad", ["phone", "phone=", "=Tel", "--=Tel"])
 def test_bad_map_option_names_the_option_and_the_accepted_fields(bad):
     with pytest.raises(InputError) as err:
         parse_map_options([bad])
     assert repr(bad) in err.value.message
     assert "phone, email" in err.value.message and "external_id" in err.value.message
+
+
+def test_map_names_any_attribute_not_only_a_contract_field():
+    text = f"Name,Phone,Product Interest,Lang\nAli,{ALI},Condo,ms\n"
+    parsed = read(text, mapping=parse_map_options(['product=Product Interest', 'Preferred Language=lang']))
+    assert parsed.records[0].attrs == {"product": "Condo", "preferred_language": "ms"}
+    assert parse_map_options(["Budget (RM)=B"]) == {"budget_rm": "B"}
+
+
+def test_map_of_an_attribute_takes_its_column_from_the_synonyms():
+    text = f"Name,Phone,Mobile\nAli,{ALI},{SITI}\n"
+    parsed = read(text, mapping=parse_map_options(["office=Phone"]))
+    assert parsed.records[0].phone == "+60139876543" and parsed.records[0].attrs == {"office": ALI}
 
 
 def test_map_given_twice_for_one_field_is_refused():
@@ -497,7 +518,7 @@ def test_write_rejects_leaves_no_temp_file_when_it_fails(tmp_path, monkeypatch):
     def boom(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer.os, "fsync", boom)
+    monkeypatch.setattr(importer.rejects.os, "fsync", boom)
     with pytest.raises(OSError):
         write_rejects(tmp_path / "r.csv", read("name,phone\nAli,n/a\n"))
     assert list(tmp_path.iterdir()) == []
@@ -613,3 +634,19 @@ def test_a_file_refused_whole_is_refused_when_opened():
 
     with pytest.raises(InputError, match="no phone or email column"):
         open_leads(b"Name,Address\nAli,Jalan 1\n", name="bad.csv")
+
+
+def test_a_utf8_file_with_a_few_bad_bytes_is_read_as_utf8_and_the_rows_holding_them_are_named():
+    text = f"name,phone,notes\n张伟,{ALI},ok\nJosé Müller,{SITI},caf\xe9\n陈大文,{ABU},ok\n".encode("utf-8")
+    data = text.replace("caf\xe9".encode("utf-8"), b"caf\xe9")  # one cp1252 byte in a UTF-8 file
+    parsed = read_leads(data, name="leads.csv")
+    assert parsed.encoding == "utf-8"
+    assert names(parsed) == ["张伟", "José Müller", "陈大文"]
+    assert parsed.records[1].attrs["notes"] == "caf\ufffd"
+    assert [(row, w.split(":")[0]) for row, _, w in parsed.row_warnings] == [(2, "holds bytes that are not UTF-8, read as \ufffd")]
+    assert any("1 byte not UTF-8" in w for w in parsed.warnings)
+
+
+def test_a_file_that_is_not_utf8_is_still_read_as_cp1252():
+    parsed = read_leads(f"name,phone\nJosé Müller,{ALI}\nFrançois,{SITI}\n".encode("cp1252"), name="leads.csv")
+    assert parsed.encoding == "cp1252" and names(parsed) == ["José Müller", "François"]

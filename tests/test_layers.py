@@ -15,7 +15,7 @@ import typer
 import leadshare
 from leadshare.cli import app
 
-PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.clock", "leadshare.contacts"]
+PURE = ["leadshare.engine", "leadshare.importer", "leadshare.reports", "leadshare.export", "leadshare.mail", "leadshare.clock", "leadshare.contacts"]
 
 
 @pytest.mark.parametrize("module", PURE)
@@ -84,3 +84,16 @@ def test_no_sql_outside_the_ledger():
                     if _SQL.search(text):
                         found.append(f"{path.relative_to(package)}:{line}: {text[:60]!r}")
     assert found == []
+
+
+@pytest.mark.parametrize("script", ["kill.py", "concurrency.py"])
+def test_stress_scripts_run_without_pytest(script):
+    """They share the tests' team and process helpers, which must not pull the test framework in."""
+    stress = Path(__file__).resolve().parent.parent / "stress"
+    code = (
+        "import runpy, sys; sys.modules['pytest'] = sys.modules['_pytest'] = None; "
+        f"sys.path.insert(0, {str(stress)!r}); sys.argv = [{script!r}, '--help']; "
+        f"runpy.run_path({str(stress / script)!r}, run_name='__main__')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith(f"usage: {script}"), done.stderr

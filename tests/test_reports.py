@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import CSV_HEADER, TEAM_YAML, lead_rows, phone, write_csv
-from leadshare import reports
+from leadshare import config, reports
 
 CONTRACT_KEYS = {"key", "assigned", "share", "expected", "expected_share", "open", "capacity"}
 
@@ -86,6 +86,33 @@ def test_expected_shares_follow_the_strategy_among_the_eligible():
 )
 def test_tolerance_marks_only_gaps_of_more_than_two_leads_and_ten_percent(assigned, expected, flagged):
     assert reports.is_flagged(assigned, expected) is flagged
+
+
+def test_fairness_is_maths_on_plain_values_that_needs_no_ledger():
+    team = config.parse_team(WEIGHTED_YAML)
+    by_weight = {"agent": "gold", "candidates": [["gold", True, None, 1.25], ["silver", True, None, 1.0]],
+                 "strategy": "weighted", "rule": "by weight", "kept": 0, "region": "KL", "source": "web",
+                 "n": 9, "won": 1, "closed": 2}
+    kept = dict(by_weight, agent="silver", candidates=None, strategy=None, rule=None, kept=1, region="kl", n=3, won=0, closed=0)
+    contact = {"agent": "gold", "region": "KL", "source": "web", "rule": "by weight",
+               "assigned_at": "2026-11-25T02:00:00+00:00", "first_contact_at": "2026-11-25T02:30:00+00:00"}
+    facts = {"decisions": [by_weight, kept], "first_contacts": [contact],
+             "reassignments": [{"src": "gold", "dst": "silver", "sla": 1, "n": 1}], "open": {"gold": 4}}
+
+    data = reports.fairness_of(facts, team, "2026-11-01T00:00:00+00:00", "2026-11-30T00:00:00+00:00")
+    gold, silver = by_key(data)["gold"], by_key(data)["silver"]
+    assert data["total"] == 12 and data["by"] == "agent"
+    assert (gold["assigned"], gold["expected"], gold["open"]) == (9, 5.0, 4)
+    assert (silver["assigned"], silver["expected"], silver["open"]) == (3, 7.0, 0)  # 4 of the 9, and its kept 3
+    assert (gold["reassigned_out"], gold["reassigned_out_sla"], silver["reassigned_in"]) == (1, 1, 1)
+    assert (gold["median_first_contact_minutes"], gold["conversion"]) == (30.0, 0.5)
+    assert data["gini"] == reports.gini([9, 3], [5, 7])
+
+    facts["open"] = {"KL": 2, "kl": 1}
+    territory = reports.fairness_of(facts, team, "2026-11-01T00:00:00+00:00", "2026-11-30T00:00:00+00:00", by="territory")
+    (kl,) = territory["groups"]  # one territory, however it is spelt
+    assert (kl["key"], kl["assigned"], kl["expected"], kl["open"]) == ("KL", 12, 12.0, 3)
+    assert [(a["key"], a["assigned"], a["expected"]) for a in kl["agents"]] == [("gold", 9, 5.0), ("silver", 3, 7.0)]
 
 
 # ---- through the command line ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from leadshare.cli import app
 from leadshare.cli._common import (
     AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, where,
 )
-from leadshare.errors import EXIT_ATTENTION, EXIT_OK, InputError
+from leadshare.errors import ECHO_ITEMS, EXIT_ATTENTION, EXIT_OK, InputError, echo, echo_list
 
 
 def _read_input(file: str) -> tuple[bytes, str]:
@@ -43,6 +43,17 @@ def _progress():
 
 
 ROW_WARNINGS_SHOWN = 10
+COLUMN_LINES = 50  # a 10,000-column file says how it read the first ones; --json has them all
+
+
+def _say_columns(name: str, parsed) -> None:
+    """One line per column: how it was read ('State/Region' -> region), so a column a rule needs
+    is never ignored without a word."""
+    read_as = list(parsed.read_as.items())
+    for column, role in read_as[:COLUMN_LINES]:
+        sys.stderr.write(f"{name}: {echo(column)} -> {role}\n")
+    if len(read_as) > COLUMN_LINES:
+        sys.stderr.write(f"{name}: ... and {len(read_as) - COLUMN_LINES:,} more columns (--json lists how each was read)\n")
 
 
 def _warn(name: str, parsed) -> None:
@@ -109,32 +120,50 @@ def import_(
     finally:
         if bar:
             bar.stop()
+    _say_columns(name, parsed)
     _warn(name, parsed)
 
     def render() -> None:
         out = console()
+
+        def say(text: str) -> None:  # a sentence; cut into lines only where a terminal shows it
+            out.print(text, soft_wrap=not out.is_terminal)
+
         if result.already_imported:
-            out.print(f"{name}: already imported as batch {result.batch}; nothing changed (use --force to read it again)")
+            say(f"{name}: already imported as batch {result.batch}; nothing changed (use --force to read it again)")
             return
         verb = "would import" if result.dry_run else "imported"
-        out.print(
-            f"{name}: {verb} {result.imported} of {result.rows} rows as batch {result.batch}: "
-            f"{result.assigned} assigned, {result.queued} queued, {result.duplicates} duplicates, {result.rejected} rejected"
-        )
+        say(f"{name}: {verb} {result.imported} of {result.rows} rows as batch {result.batch}: "
+            f"{result.assigned} assigned, {result.queued} queued, {result.duplicates} duplicates, {result.rejected} rejected")
         if result.by_agent:
             out.print(table(None, ["agent", "new leads"], [[a, n] for a, n in sorted(result.by_agent.items())]))
         if result.kept or result.unknown_owners:
-            out.print(f"kept {result.kept} owners from the file; assigned by the rules instead ({len(result.unknown_owners)}): "
-                      + ", ".join(result.unknown_owners))
+            say(f"kept {result.kept} owners from the file; assigned by the rules instead ({len(result.unknown_owners)}): "
+                + echo_list(result.unknown_owners))
         if result.rejects_file:
-            out.print(f"rejected rows and their reasons: {result.rejects_file}")
+            say(f"rejected rows and their reasons: {result.rejects_file}")
         if result.dry_run:
-            out.print("dry run: nothing was written")
+            _say_rejects(say, parsed.rejects)
+            say("dry run: nothing was written")
 
-    emit(result.as_json(), json_, render)
+    data = result.as_json()
+    data["columns"] = parsed.read_as
+    if result.dry_run:
+        data["rejects"] = [{"line": r.line, "reason": r.reason} for r in parsed.rejects]
+    emit(data, json_, render)
     if not result.dry_run and not result.already_imported:
         deliver_if_asked(s, notify)
     raise typer.Exit(EXIT_ATTENTION if result.rejected and not result.already_imported else EXIT_OK)
+
+
+def _say_rejects(say, rejects) -> None:
+    """What a dry run would reject, line and reason: the first few, and how many more."""
+    if rejects:
+        say("would reject:")
+    for r in rejects[:ECHO_ITEMS]:
+        say(f"  line {r.line}: {r.reason}")
+    if len(rejects) > ECHO_ITEMS:
+        say(f"  ... and {len(rejects) - ECHO_ITEMS:,} more (--json lists them all)")
 
 
 @app.command("assign")

@@ -8,11 +8,15 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import RulesOption, console, where
+from leadshare.cli._common import DbOption, RulesOption, console, where
 from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED
 
 rules_app = typer.Typer(help="The rules file.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+
+
+# After the problems, not among them: each problem line stays `FILE:LINE: message` for editors.
+RULES_HINT = "hint: every key and the values it takes are described in docs/rules.md (leadshare's rules reference)"
 
 
 @rules_app.command("check")
@@ -21,22 +25,49 @@ def check(
     path: Annotated[Optional[Path], typer.Argument(metavar="[PATH]", help="The rules file [default: --rules, LEADSHARE_RULES or ./rules.yaml].")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings (gaps), not only errors.")] = False,
     rules: RulesOption = None,
+    db: DbOption = None,
 ) -> None:
     """Validate a rules file and warn about gaps: every problem as FILE:LINE: message on stderr.
 
+    When a ledger exists at --db, also warn about rules that test a field no lead in it has.
     Exit 2 on errors; with no errors, warnings exit 0 (1 with --strict)."""
-    from leadshare.config import check_rules, lint_team, load_team
+    from leadshare.config import check_rules, lint_fields, lint_team, load_team
 
-    target = path or where(ctx, rules=rules).rules
+    w = where(ctx, db=db, rules=rules)
+    target = path or w.rules
     problems = check_rules(target)
     for line, message in problems:
         typer.echo(f"{target}:{line}: {message}", err=True)
     if problems:
+        typer.echo(RULES_HINT, err=True)
         raise typer.Exit(EXIT_REFUSED)
-    warnings = lint_team(load_team(target))
+    team = load_team(target)
+    warnings = lint_team(team)
+    lead_fields = _lead_fields(w.db)
+    if lead_fields is not None:
+        warnings = sorted(warnings + lint_fields(team, lead_fields), key=lambda problem: problem[0])
     for line, message in warnings:
         typer.echo(f"{target}:{line}: warning: {message}", err=True)
     team_ok = f"{target}: ok" + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else "")
     console().print(team_ok)
     if warnings and strict:
         raise typer.Exit(EXIT_ATTENTION)
+
+
+def _lead_fields(db: Path) -> set[str] | None:
+    """The fields the leads in the ledger at `db` have; None when there is no ledger (none is made
+    by checking) or it holds no lead yet."""
+    if not db.is_file() or db.stat().st_size == 0:
+        return None
+    from leadshare.ledger.store import Ledger, translate_error
+
+    try:
+        ledger = Ledger.open_readonly(str(db))
+        try:
+            return None if ledger.has_no_leads() else ledger.lead_field_names()
+        finally:
+            ledger.close()
+    except Ledger.DatabaseError as exc:  # the rules are still checked; only the comparison is lost
+        problem = translate_error(exc, str(db)).message
+        typer.echo(f"leadshare: warning: {problem}; the rules' fields were not compared with its leads", err=True)
+        return None

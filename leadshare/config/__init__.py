@@ -24,13 +24,13 @@ from leadshare import models
 from leadshare.config.build import build_team
 from leadshare.config.cross_checks import cross_checks
 from leadshare.config.error_mapping import problem_from_pydantic
-from leadshare.config.lint import lint_team
+from leadshare.config.lint import lint_fields, lint_team
 from leadshare.config.nodes import Problem, load_data
 from leadshare.config.reading import read_rules_file
 from leadshare.config.schema import RulesFile
 from leadshare.errors import RulesError
 
-__all__ = ["Problem", "check_rules", "lint_team", "load_team", "parse_team"]
+__all__ = ["Problem", "check_rules", "lint_fields", "lint_team", "load_team", "parse_team"]
 
 
 def load_team(path: str | os.PathLike) -> models.Team:

@@ -8,6 +8,10 @@ from __future__ import annotations
 from leadshare import models
 from leadshare.config.nodes import Problem
 from leadshare.config.reading import top_key_line
+from leadshare.config.values import suggest
+from leadshare.engine import field_key
+
+MAX_LISTED_FIELDS = 20  # a file with thousands of columns must not fill the screen
 
 
 def lint_team(team: models.Team) -> list[Problem]:
@@ -116,3 +120,31 @@ def _missing_catch_all(team: models.Team) -> list[Problem]:
                  "no catch-all rule: a lead that no rule takes waits in the queue ('no rule matched'); end "
                  "the rules with one that has `pool: all` and no `when`")]
     return []
+
+
+def lint_fields(team: models.Team, lead_fields: set[str]) -> list[Problem]:
+    """Warnings about rules that test a field no lead has (`lead_fields`: the ledger's field names).
+
+    Names are compared as the engine compares them, so `Product Interest` is `product_interest`.
+    """
+    known = {field_key(f) for f in lead_fields}
+    warnings: list[Problem] = []
+    for rule in team.rules:
+        tested = [(key, "its `when` never matches") for key, _ in rule.when]
+        if rule.pool.kind == "territory":
+            tested.append((rule.pool.field or "region", "its territory pool never finds an agent"))
+        for name, effect in tested:
+            if field_key(name) in known:
+                continue
+            warnings.append((rule.line,
+                             f"rule '{rule.name}': no lead in the ledger has the field '{name}'"
+                             f"{suggest(field_key(name), sorted(known))}, so {effect}; leads have: {_listed(sorted(known))}"))
+    return warnings
+
+
+def _listed(names: list[str]) -> str:
+    if not names:
+        return "no fields at all"
+    more = len(names) - MAX_LISTED_FIELDS
+    return ", ".join(names[:MAX_LISTED_FIELDS]) + (f" ... and {more:,} more" if more > 0 else "")
+

@@ -20,6 +20,7 @@ from pydantic import AfterValidator
 
 from leadshare import models
 from leadshare.clock import parse_duration
+from leadshare.engine import STRATEGIES
 from leadshare.errors import LeadshareError
 
 DEFAULT_STATUSES = ("new", "contacted", "qualified", "won", "lost")
@@ -27,7 +28,6 @@ DEFAULT_STATUSES = ("new", "contacted", "qualified", "won", "lost")
 # arithmetic bounded (an SLA of 200000w would walk the calendar for ages).
 MAX_DURATION = timedelta(days=366)
 
-STRATEGIES = ("round_robin", "weighted", "least_loaded")
 FALLBACKS = ("next", "queue")
 ROLES = ("agent", "manager")
 AFTER_HOURS = ("assign", "queue")

@@ -79,9 +79,24 @@ def open_by(ledger: "Ledger", column: str) -> dict[Any, int]:
     return {r["key"]: r["n"] for r in rows}
 
 
-def candidate_sets(ledger: "Ledger", hashes) -> dict[bytes, dict]:
-    """The stored candidate sets by hash: {"candidates": [[agent, eligible, reason, weight]...], ...}."""
-    return ledger.candidate_sets(hashes)
+def fairness_facts(ledger: "Ledger", since: str, until: str, closed: Sequence[str], column: str) -> dict[str, Any]:
+    """Everything `reports.fairness` counts for [since, until], as plain values:
+
+    - decisions: the `decisions` rows, each with its stored candidate list under `candidates`
+      ([[agent, eligible, reason, weight]...]; None when the lead has no stored candidate set);
+    - first_contacts, reassignments: the rows of those queries;
+    - open: open, owned leads now counted by `column` (agent, region, source or rule)."""
+    rows = decisions(ledger, since, until, closed)
+    sets = ledger.candidate_sets({r["cands"] for r in rows if r["cands"]})
+    for r in rows:
+        body = sets.get(r["cands"]) if r["cands"] else None
+        r["candidates"] = None if body is None else body.get("candidates", [])
+    return {
+        "decisions": rows,
+        "first_contacts": first_contacts(ledger, since, until),
+        "reassignments": reassignments(ledger, since, until),
+        "open": open_by(ledger, column),
+    }
 
 
 def queued_count(ledger: "Ledger") -> int:

@@ -394,6 +394,16 @@ class Ledger:
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
 
+    def lead_field_names(self) -> set[str]:
+        """Every field at least one lead has: its attribute keys, and the standard columns rules can
+        test (external_id, source, region) where some lead holds a value."""
+        names = {row["key"] for row in self.query(
+            "SELECT DISTINCT j.key AS key FROM leads, json_each(leads.attrs) AS j WHERE leads.attrs != '{}'")}
+        for column in ("external_id", "source", "region"):  # fixed names, not input
+            if self.scalar(f"SELECT EXISTS (SELECT 1 FROM leads WHERE coalesce({column}, '') != '')"):
+                names.add(column)
+        return names
+
     _MATCH_COLUMNS = "l.id, l.external_id, l.phone_key, l.email_key, l.status, l.agent, l.created_at, l.closed_at"
 
     def matching_leads(self, external_ids: Iterable[str], phones: Iterable[str], emails: Iterable[str]) -> list[dict]:
