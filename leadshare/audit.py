@@ -195,7 +195,7 @@ class _Replay:
         leads = self.leads
         for row in rows:
             link(row)
-            seq, at, _actor, type_, lead, agent, data_text, _ = row
+            seq, at, _actor, type_, lead, agent, data_text, _hash, _login = row
             at = shared.setdefault(at, at)
             if type_ == "note":  # the commonest event; its digest is checked beside (_side_checks)
                 state = leads.get(lead)
@@ -349,7 +349,7 @@ def _rederive(ledger: Ledger, report: Report) -> None:
     current: dict[str, dict[str, int]] = {}
     sets: dict[str, list] = {}
     report.decisions, report.manual = 0, []
-    for seq, at, actor, type_, lead, agent, data_text, _ in ledger.iter_events():
+    for seq, at, actor, type_, lead, agent, data_text, _hash, _login in ledger.iter_events():
         if type_ not in ("assigned", "reassigned"):
             continue
         data = orjson.loads(data_text)

@@ -4,6 +4,7 @@ the one handler that turns a LeadshareError into one stderr line and the contrac
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 import sys
@@ -121,10 +122,17 @@ _open_ledgers: list = []
 
 
 def open_ledger(w: Where):
+    """The ledger at w.db. On a server that names who is connected, the login decides who acts:
+    w.actor becomes the login's agent (refused for a login granted none, or naming another)."""
     from leadshare.ledger import open_ledger as open_at
 
     ledger = open_at(w.db)
     _open_ledgers.append(ledger)
+    identity = ledger.identity()
+    if identity is not None:
+        from leadshare.logins import acting_agent
+
+        w.actor = acting_agent(identity, w.actor)
     return ledger
 
 
@@ -149,34 +157,68 @@ def load_team(w: Where):
     return load(w.rules)
 
 
-def optional_team(w: Where):
-    """The rules when the file is there: reading the ledger does not need them, but they name time zones."""
-    return load_team(w) if w.rules.exists() else None
+def rules_and_ledger(w: Where, required: bool = True):
+    """(the rules in force, the ledger). A file's rules are read first, so a bad rules file stops
+    before a ledger file is made; on a server the login decides whose rules (see team_in_force).
+    Not `required`: None when there is no rules file."""
+    from leadshare.ledger import is_url
+
+    if not is_url(w.db):
+        team = load_team(w) if required or w.rules.exists() else None
+        return team, open_ledger(w)
+    ledger = open_ledger(w)
+    return team_in_force(w, ledger, required), ledger
+
+
+def team_in_force(w: Where, ledger, required: bool = True):
+    """The local rules file, except for an agent's login on a shared ledger: the rules the ledger
+    last loaded (the owner's or a manager's), with one warning when the local file differs."""
+    identity = ledger.identity()
+    loaded = None
+    if identity is not None and not identity.owner:
+        from leadshare.ledger.rules_log import latest_rules
+
+        loaded = latest_rules(ledger)
+    if loaded is None:
+        return load_team(w) if required or w.rules.exists() else None
+    from leadshare.rules_cache import team_from_text
+
+    team = team_from_text(loaded.text, f"the rules in {w.db_name}")
+    member = team.agent(identity.agent)
+    if w.rules.exists():
+        if member is not None and member.is_manager:
+            return load_team(w)  # a manager's own rules are put in force when they differ
+        if hashlib.sha256(w.rules.read_bytes()).hexdigest() != loaded.hash:
+            print(f"leadshare: warning: {w.rules} differs from the rules in force in {w.db_name}; using the ledger's "
+                  "(`leadshare rules show` prints them)", file=sys.stderr)
+    return team
 
 
 def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str | None):
     """For commands that only read: (where, the rules if present, the ledger)."""
     w = where(ctx, db, rules, actor)
-    team = optional_team(w)
-    return w, team, open_ledger(w)
+    team, ledger = rules_and_ledger(w, required=False)
+    return w, team, ledger
 
 
 def session(w: Where, need_agent: bool = False):
-    """Ledger + rules + actor + now, for a use case."""
+    """Ledger + rules + actor + now, for a use case. Run by the owner or a manager under rules
+    other than the ledger's last loaded, its first change puts them in force."""
     from leadshare import clock
-    from leadshare.services import Session, find_agent
+    from leadshare.services import Session, find_agent, load_rules_with_first_change
 
     from leadshare.tiers import with_earned_tiers
 
-    rules_file = load_team(w)  # a bad rules file stops here, before the ledger is touched
-    ledger = open_ledger(w)
+    rules_file, ledger = rules_and_ledger(w)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
     actor = w.actor or "system"
     if w.actor:
         find_agent(team, w.actor)
     elif need_agent:
         raise LeadshareError("this command needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
-    return Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
+    s = Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
+    load_rules_with_first_change(s)
+    return s
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:

@@ -1,4 +1,5 @@
-"""`db copy`: move a whole ledger between a SQLite file and a PostgreSQL database."""
+"""`db copy`: move a whole ledger between a SQLite file and a PostgreSQL database; `db grant`,
+`db revoke`, `db roles`: which PostgreSQL logins act as which roster agents."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Annotated
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import JsonOption, console, emit
+from leadshare.cli._common import DbOption, JsonOption, RulesOption, console, emit, open_ledger, table, team_in_force, where
+from leadshare.errors import LeadshareError
 
-db_app = typer.Typer(help="The ledger's database: copy it between SQLite and PostgreSQL.", no_args_is_help=True)
+db_app = typer.Typer(help="The ledger's database: copy it between SQLite and PostgreSQL; grant logins.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -33,3 +35,69 @@ def copy(
     out.update({"from": display_name(source), "to": display_name(target)})
     emit(out, json_, lambda: console().print(
         f"copied {out['events']} events and {out['leads']} leads from {out['from']} to {out['to']}; chain head {out['head']}"))
+
+
+def _owner_ledger(ctx: typer.Context, db: str | None, action: str):
+    """The PostgreSQL ledger, opened by its owner: logins exist only on a server."""
+    from leadshare.ledger import is_url
+    from leadshare.ledger.postgres import roles
+
+    w = where(ctx, db)
+    if not is_url(w.db):
+        raise LeadshareError(f"{w.db_name}: `db {action}` needs a PostgreSQL ledger (a SQLite file has no logins)",
+                             "point --db or LEADSHARE_DB at a postgresql:// URL; `leadshare db copy` moves a file there")
+    ledger = open_ledger(w)
+    roles.require_owner(ledger, f"run `db {action}`")
+    return w, ledger
+
+
+@db_app.command("grant")
+def grant(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(metavar="LOGIN", help="An existing PostgreSQL login.")],
+    agent: Annotated[str, typer.Option("--agent", help="The roster agent id the login acts as.")],
+    db: DbOption = None,
+    rules: RulesOption = None,
+) -> None:
+    """Let a PostgreSQL login act as a roster agent (a manager when the roster says role: manager);
+    owner only. The login gets only the privileges the commands need."""
+    from leadshare import clock
+    from leadshare.ledger.postgres import roles
+    from leadshare.services import find_agent
+
+    w, ledger = _owner_ledger(ctx, db, "grant")
+    team = team_in_force(w, ledger)
+    member = find_agent(team, agent)
+    roles.grant(ledger, login, member.id, clock.to_utc_iso(clock.now("UTC")), "system")
+    role = "manager" if member.is_manager else "agent"
+    console().print(f"login {login} now acts as {role} {member.id} on {w.db_name}")
+
+
+@db_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(metavar="LOGIN", help="A granted PostgreSQL login.")],
+    db: DbOption = None,
+) -> None:
+    """Take back a login's grant and its privileges on the ledger; owner only."""
+    from leadshare import clock
+    from leadshare.ledger.postgres import roles
+
+    w, ledger = _owner_ledger(ctx, db, "revoke")
+    agent = roles.revoke(ledger, login, clock.to_utc_iso(clock.now("UTC")), "system")
+    console().print(f"login {login} no longer acts as {agent} on {w.db_name}")
+
+
+@db_app.command("roles")
+def roles_(
+    ctx: typer.Context,
+    json_: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """The logins granted on the ledger and the agent each acts as; owner only."""
+    from leadshare.ledger.postgres import roles
+
+    w, ledger = _owner_ledger(ctx, db, "roles")
+    data = roles.roles(ledger)
+    emit(data, json_, lambda: console().print(table(f"logins of {w.db_name}", ["role", "agent"],
+                                                    [[r["role"], r["agent"]] for r in data])))

@@ -13,7 +13,7 @@ from typing import IO, Annotated, Callable, Optional, TypeVar
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, RulesOption, console, open_ledger, optional_team, where
+from leadshare.cli._common import AsOption, DbOption, RulesOption, console, rules_and_ledger, where
 from leadshare.errors import LeadshareError, NotFound
 
 T = TypeVar("T")
@@ -107,7 +107,7 @@ def export(
     if fmt not in reports.EXPORT_FORMATS:
         raise LeadshareError(f"--format {fmt}: not a format", "use one of: " + ", ".join(reports.EXPORT_FORMATS))
     w = where(ctx, db, rules, as_)
-    team = optional_team(w)
+    team, ledger = rules_and_ledger(w, required=False)
     statuses: list[str] = []
     known = team.statuses if team else None
     for s in _split(status):
@@ -133,7 +133,6 @@ def export(
     end = period_end(until, now) if until else None
     if start and end and end < start:
         raise LeadshareError(f"--since {since} is after --until {until}", "give a period that starts before it ends")
-    ledger = open_ledger(w)
     rows = reports.export_rows(ledger, team, list(dict.fromkeys(statuses)), agents, start, end)
 
     if out is None or str(out) == "-":

@@ -9,7 +9,7 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, optional_team, reading, table, where,
+    AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, reading, rules_and_ledger, table, where,
 )
 from leadshare.errors import LeadshareError
 
@@ -39,12 +39,11 @@ def mine(
     from leadshare.models import CLOSED_STATUSES
 
     w = where(ctx, db, rules, as_)
+    team, ledger = rules_and_ledger(w, required=False)  # a granted login is its agent: no --as needed
     if not w.actor:
         raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
-    team = optional_team(w)
     if team is not None and team.agent(w.actor) is None:
         raise LeadshareError(f"no agent '{w.actor}' in {team.path}", "agents: " + ", ".join(a.id for a in team.agents))
-    ledger = open_ledger(w)
     now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
     rows = ledger.leads_of(w.actor, include_closed=all_)
     notes = ledger.last_notes([r["id"] for r in rows])
@@ -98,7 +97,8 @@ def show(
         data = orjson.loads(e["data"])
         if e["seq"] in notes:
             data["text"] = notes[e["seq"]]["text"]
-        timeline.append({"seq": e["seq"], "at": e["at"], "type": e["type"], "actor": e["actor"], "agent": e["agent"], "data": data})
+        timeline.append({"seq": e["seq"], "at": e["at"], "type": e["type"], "actor": e["actor"], "agent": e["agent"],
+                         "login": e["login"], "data": data})
     out = lead_json(row)
     out["timeline"] = timeline
     tz = team.timezone if team else None

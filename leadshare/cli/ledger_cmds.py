@@ -44,7 +44,7 @@ def log(
     rows = ledger.log(lead=lead_id, agent=agent, type_=type_, since=since_at, limit=limit)
     data = [
         {"seq": r["seq"], "at": r["at"], "type": r["type"], "lead": r["lead"], "agent": r["agent"], "actor": r["actor"],
-         "data": orjson.loads(r["data"]), "hash": r["hash"].hex()}
+         "login": r["login"], "data": orjson.loads(r["data"]), "hash": r["hash"].hex()}
         for r in rows
     ]
 

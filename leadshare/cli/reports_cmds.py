@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, load_team, open_ledger, where
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, rules_and_ledger, where
 from leadshare.errors import LeadshareError
 
 _DAY_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2}|today|yesterday)\s*", re.IGNORECASE)
@@ -46,8 +46,7 @@ def fairness(
     if by not in reports.GROUPINGS:
         raise LeadshareError(f"--by {by}: not a grouping", "use one of: " + ", ".join(reports.GROUPINGS))
     w = where(ctx, db, rules, as_)
-    team = load_team(w)
-    ledger = open_ledger(w)
+    team, ledger = rules_and_ledger(w)
     now = clock.now(team.timezone)
     start = clock.parse_when(since or "30d", now)
     end = period_end(until, now) if until else now
@@ -136,8 +135,7 @@ def dashboard(
     from leadshare.cli.export_cmd import write_atomically
 
     w = where(ctx, db, rules, as_)
-    team = load_team(w)
-    ledger = open_ledger(w)
+    team, ledger = rules_and_ledger(w)
     now = clock.now(team.timezone)
     html = page.render(ledger, team, now, days=days, verify=not skip_verify)
     write_atomically(out, lambda fh: fh.write(html))

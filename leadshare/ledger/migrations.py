@@ -196,6 +196,11 @@ STEPS: list[str] = [
     """
     DROP INDEX leads_agent_status;
     """,
+    # 4: the login that wrote an event, as a PostgreSQL ledger records it; a ledger copied from one
+    # keeps its logins (the chain covers them). Events written here have none.
+    """
+    ALTER TABLE events ADD COLUMN login TEXT;
+    """,
 ]
 
 LATEST = len(STEPS)

@@ -10,7 +10,7 @@ import secrets
 import sqlite3
 from collections import Counter
 from operator import itemgetter
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -95,11 +95,13 @@ _OWN_META = ("head", "schema")
 
 class Ledger:
     DatabaseError = sqlite3.Error  # so callers can catch a damaged file without importing sqlite3
+    login: str | None = None  # the server login events are written under (a SQLite file has none)
 
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
         self._in_write = False
+        self._first_write_step: Callable[[], None] | None = None
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -127,6 +129,10 @@ class Ledger:
             return ledger
         except sqlite3.Error as exc:
             raise translate_error(exc, path) from exc
+
+    def identity(self):
+        """Who the server says is connected (a `leadshare.logins.Identity`); a file has no logins."""
+        return None
 
     def side_check_path(self) -> str | None:
         """Where a second process may open this ledger read-only to check it beside this one."""
@@ -196,6 +202,9 @@ class Ledger:
             raise self.translate(exc) from exc
         self._in_write = True
         try:
+            if self._first_write_step is not None:
+                step, self._first_write_step = self._first_write_step, None
+                step()
             yield self
             self._record_head()
             _progress["committing"] = True
@@ -210,6 +219,10 @@ class Ledger:
             raise
         finally:
             self._in_write = False
+
+    def before_first_write(self, step: Callable[[], None]) -> None:
+        """Run `step` first thing in the next write transaction, inside it."""
+        self._first_write_step = step
 
     def _begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -264,8 +277,8 @@ class Ledger:
     def append(self, new_events: Iterable[ev.NewEvent], *, at: str, actor: str) -> list[int]:
         """The one way to write an event. Call inside the use case's transaction."""
         last, prev = ev.head(self.conn)
-        rows = ev.chained(last, prev, new_events, at, actor)
-        self.insert_rows("events", ev.COLUMNS, rows)
+        rows = ev.chained(last, prev, new_events, at, actor, self.login)
+        self.insert_rows("events", ev.COLUMNS if self.login is None else ev.SIGNED_COLUMNS, rows)
         return list(range(last + 1, last + 1 + len(rows)))
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -621,7 +634,7 @@ class Ledger:
     # ---- reading the log -------------------------------------------------------------------
 
     def timeline(self, lead_id: int) -> list[dict]:
-        return self.query("SELECT seq, at, type, actor, lead, agent, data, hash FROM events WHERE lead = ? ORDER BY seq", (lead_id,))
+        return self.query("SELECT seq, at, type, actor, lead, agent, data, hash, login FROM events WHERE lead = ? ORDER BY seq", (lead_id,))
 
     def last_notes(self, lead_ids: list[int]) -> dict[int, str]:
         out: dict[int, str] = {}
@@ -652,7 +665,7 @@ class Ledger:
                 params.append(value)
         if type_ is not None and type_ not in BULK_EVENT_TYPES:
             where.append(RARE_EVENTS)  # lets SQLite use the events_rare_type index
-        sql = "SELECT seq, at, type, lead, agent, actor, data, hash FROM events"
+        sql = "SELECT seq, at, type, lead, agent, actor, data, hash, login FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
         if limit:
@@ -680,7 +693,7 @@ class Ledger:
         return self.scalar("SELECT max(seq) FROM events") or 0
 
     def iter_events(self) -> Iterator[tuple]:
-        return self.conn.execute("SELECT seq, at, actor, type, lead, agent, data, hash FROM events ORDER BY seq")
+        return self.conn.execute("SELECT seq, at, actor, type, lead, agent, data, hash, login FROM events ORDER BY seq")
 
     def event_count(self) -> int:
         return self.scalar("SELECT count(*) FROM events") or 0

@@ -173,6 +173,35 @@ STEPS: list[str] = [
         AFTER UPDATE OF assigned_at, agent, cands, rule, strategy, source, region, status ON leadshare.leads
         FOR EACH ROW EXECUTE FUNCTION leadshare.recount_assignment();
     """,
+    # 2: logins attested by the server. Every event names the login that wrote it: the column
+    # defaults to session_user and a trigger refuses any other value (only the schema's owner may
+    # write another, to copy a ledger in), so the chain, which covers the login, proves who acted.
+    # `logins` maps a PostgreSQL login to the roster agent it acts as (`db grant`); a login reads
+    # its own mapping through login_identity(), which needs no privilege on the tables.
+    r"""
+    ALTER TABLE leadshare.events ADD COLUMN login text;
+    ALTER TABLE leadshare.events ALTER COLUMN login SET DEFAULT session_user;
+
+    CREATE FUNCTION leadshare.refuse_other_login() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NOT pg_has_role(session_user, (SELECT nspowner FROM pg_namespace WHERE nspname = 'leadshare'), 'MEMBER') THEN
+            RAISE EXCEPTION 'an event is written under the login that writes it (%), not %', session_user, coalesce(NEW.login, 'none');
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER events_own_login BEFORE INSERT ON leadshare.events
+        FOR EACH ROW WHEN (NEW.login IS DISTINCT FROM session_user) EXECUTE FUNCTION leadshare.refuse_other_login();
+
+    CREATE TABLE leadshare.logins (role text PRIMARY KEY, agent text NOT NULL);
+
+    CREATE FUNCTION leadshare.login_identity(OUT owner boolean, OUT agent text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        SELECT pg_has_role(session_user, n.nspowner, 'MEMBER'),
+               (SELECT l.agent FROM leadshare.logins l WHERE l.role = session_user)
+        FROM pg_namespace n WHERE n.nspname = 'leadshare'
+    $$;
+    GRANT USAGE ON SCHEMA leadshare TO PUBLIC;
+    """,
 ]
 
 LATEST = len(STEPS)

@@ -16,10 +16,12 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import psycopg
 
-from leadshare.errors import LedgerError
+from leadshare.errors import LeadshareError, LedgerError
+from leadshare.ledger.postgres import roles
 from leadshare.ledger.postgres.connect import connect, masked, query_error
 from leadshare.ledger.postgres.migrations import LATEST, SCHEMA, STEPS
 from leadshare.ledger.store import Ledger
+from leadshare.logins import Identity, acting_agent
 
 # The advisory lock every write transaction holds: one key for the whole ledger ('LSHR').
 WRITE_LOCK = 0x4C534852
@@ -66,11 +68,21 @@ class PostgresLedger(Ledger):
         ledger = cls(connect(url), url)
         try:
             ledger.conn.execute(f"SET search_path = {SCHEMA}")
+            ledger._identity = roles.identity(ledger)
+            ledger.login = ledger._identity.login
+            acting_agent(ledger._identity, None)  # a login granted nothing reads nothing: say so first
             ledger._migrate()
         except psycopg.Error as exc:
             ledger.close()
             raise ledger.translate(exc) from None
+        except LeadshareError:
+            ledger.close()
+            raise
         return ledger
+
+    def identity(self) -> Identity:
+        """Who the server says is connected: the owner (system), or a login granted an agent."""
+        return self._identity
 
     def translate(self, exc: Exception) -> LedgerError:
         return query_error(exc, self.url)

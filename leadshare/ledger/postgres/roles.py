@@ -1,0 +1,92 @@
+"""PostgreSQL logins as roster agents: who is connected, and what the owner grants them.
+
+A granted login holds only what the commands need: it reads the ledger and appends to the log
+(INSERT, never UPDATE, DELETE or TRUNCATE on events; the server stamps its own login on each
+event), and writes the projections its commands keep. It gets nothing on the schema itself (no
+CREATE, no DDL) and owns nothing, so it can neither drop the append-only triggers nor take a
+privilege it was not given. Whatever it changes through psql outside the commands, `verify`
+finds by replaying the log.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from leadshare.errors import LeadshareError, Refused
+from leadshare.ledger.events import NewEvent
+from leadshare.ledger.postgres.migrations import SCHEMA
+from leadshare.logins import Identity
+
+# What the commands of an agent or a manager write, table by table (SELECT on every table besides).
+WRITES = {
+    "events": "INSERT",
+    "meta": "INSERT, UPDATE",  # the chain head, recorded after each write
+    "leads": "INSERT, UPDATE",
+    "notes": "INSERT, UPDATE",  # forget erases a note's text in place
+    "rotation": "INSERT, UPDATE",
+    "outbox": "INSERT, UPDATE",
+    "candidate_sets": "INSERT",
+    "rules_versions": "INSERT",
+    "imports": "INSERT, UPDATE",
+    "leave": "INSERT, UPDATE",
+    "agent_tiers": "INSERT, UPDATE",
+    "assignment_counts": "INSERT, UPDATE, DELETE",  # kept by a trigger on leads, run as the writer
+}
+
+
+def identity(ledger) -> Identity:
+    """Who the server says is connected. Before the ledger's tables exist, the login creating
+    them is the database's owner."""
+    login, known = ledger.conn.raw.execute(
+        "SELECT session_user::text, to_regprocedure('leadshare.login_identity()') IS NOT NULL"
+    ).fetchone()
+    if not known:
+        return Identity(login, owner=True, agent=None)
+    owner, agent = ledger.conn.raw.execute("SELECT owner, agent FROM leadshare.login_identity()").fetchone()
+    return Identity(login, owner=bool(owner), agent=agent)
+
+
+def require_owner(ledger, action: str) -> None:
+    if not ledger.identity().owner:
+        raise Refused(f"login '{ledger.login}' may not {action}: only the ledger's owner may",
+                      "connect as the database's owner (the login that created the ledger)")
+
+
+def grant(ledger, login: str, agent: str, at: str, actor: str) -> None:
+    """Let `login` act as `agent`: the mapping, its event, and the login's privileges, together."""
+    if ledger.scalar("SELECT 1 FROM pg_roles WHERE rolname = ?", (login,)) is None:
+        raise LeadshareError(f"login '{login}' does not exist on the server",
+                             f"create it first: CREATE ROLE \"{login}\" LOGIN PASSWORD '...'; (or createuser --pwprompt {login})")
+    if ledger.scalar("SELECT rolsuper OR pg_has_role(?, (SELECT nspowner FROM pg_namespace WHERE nspname = ?), 'MEMBER') "
+                     "FROM pg_roles WHERE rolname = ?", (login, SCHEMA, login)):
+        raise Refused(f"login '{login}' owns the ledger (or is a superuser): it acts as the system, not as an agent",
+                      "grant a login of the agent's own")
+    with ledger.write():
+        ledger.conn.execute("INSERT INTO logins (role, agent) VALUES (?, ?) ON CONFLICT (role) DO UPDATE SET agent = excluded.agent",
+                            (login, agent))
+        ledger.append([NewEvent("login_granted", agent=agent, data={"login": login})], at=at, actor=actor)
+        role = sql.Identifier(login)
+        run = ledger.conn.raw.execute
+        run(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
+        run(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
+        for table, privileges in WRITES.items():
+            run(sql.SQL(f"GRANT {privileges} ON {{}} TO {{}}").format(sql.Identifier(SCHEMA, table), role))
+
+
+def revoke(ledger, login: str, at: str, actor: str) -> str:
+    """Take back what grant() gave; the agent the login acted as."""
+    agent = ledger.scalar("SELECT agent FROM logins WHERE role = ?", (login,))
+    if agent is None:
+        raise LeadshareError(f"login '{login}' is not granted on this ledger", "`leadshare db roles` lists the granted logins")
+    with ledger.write():
+        ledger.conn.execute("DELETE FROM logins WHERE role = ?", (login,))
+        ledger.append([NewEvent("login_revoked", agent=agent, data={"login": login})], at=at, actor=actor)
+        if ledger.scalar("SELECT 1 FROM pg_roles WHERE rolname = ?", (login,)) is not None:
+            role = sql.Identifier(login)
+            ledger.conn.raw.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(sql.Identifier(SCHEMA), role))
+            ledger.conn.raw.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(sql.Identifier(SCHEMA), role))
+    return agent
+
+
+def roles(ledger) -> list[dict]:
+    return ledger.query("SELECT role, agent FROM logins ORDER BY role")
