@@ -145,8 +145,14 @@ def _check_notes(ledger: Ledger) -> list[str]:
         if digest is None:
             notes.append(f"note {note_id}: no note event {seq} recorded it")
         elif text is not None and short_hash([salt_hex, text]).hex() != digest:
-            notes.append(f"note {note_id} on lead {lead}: its text changed after event {seq} recorded it")
+            notes.append(f"note {note_id} on lead {lead}: its text changed after event {seq} recorded it{_by(ledger, 'notes', note_id)}")
     return notes
+
+
+def _by(ledger: Ledger, table: str, key: int) -> str:
+    """Who last changed the row, where the server keeps it (a PostgreSQL ledger)."""
+    login = ledger.last_writer(table, key)
+    return f" (row last written by login {login})" if login else ""
 
 
 def _check_candidate_sets(ledger: Ledger, report: Report) -> None:
@@ -324,13 +330,14 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
         if row[1:_N + 1] != expected:
             for column, value, logged in zip(REPLAYED, row[1:_N + 1], expected):
                 if value != logged:
-                    report.add(f"lead {lead_id}: {column} is {value!r} but the log says {logged!r}")
+                    report.add(f"lead {lead_id}: {column} is {value!r} but the log says {logged!r}{_by(ledger, 'leads', lead_id)}")
                     break
         pd = pd if isinstance(pd, bytes) else None
         if row_digest(external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
-            report.add(f"lead {lead_id}: stored fields differ from what event {ledger.first_event_of(lead_id)} recorded")
+            report.add(f"lead {lead_id}: stored fields differ from what event {ledger.first_event_of(lead_id)} recorded"
+                       f"{_by(ledger, 'leads', lead_id)}")
         if row[forgotten_i] is None and pd != personal_digest(salt, name, phone, email, phone_key, email_key):
-            report.add(f"lead {lead_id}: name, phone or email changed outside leadshare")
+            report.add(f"lead {lead_id}: name, phone or email changed outside leadshare{_by(ledger, 'leads', lead_id)}")
     for lead_id in sorted(set(replay.leads) - stored_ids):
         report.add(f"lead {lead_id}: created by the log but missing from the leads table")
     if ledger.assignment_counts() != counted:

@@ -134,6 +134,10 @@ class Ledger:
         """Who the server says is connected (a `leadshare.logins.Identity`); a file has no logins."""
         return None
 
+    def last_writer(self, table: str, key: int) -> str | None:
+        """The login that last changed row `key` of `table` (leads, notes), where the server keeps it."""
+        return None
+
     def side_check_path(self) -> str | None:
         """Where a second process may open this ledger read-only to check it beside this one."""
         return None if self.path == ":memory:" else self.path
@@ -670,7 +674,7 @@ class Ledger:
             sql += " WHERE " + " AND ".join(where)
         if limit:
             # the newest N, still shown in ledger order
-            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
+            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT {int(limit)}) AS newest ORDER BY seq"
         else:
             sql += " ORDER BY seq"
         return self.query(sql, params)

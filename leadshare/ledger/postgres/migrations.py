@@ -178,6 +178,7 @@ STEPS: list[str] = [
     # write another, to copy a ledger in), so the chain, which covers the login, proves who acted.
     # `logins` maps a PostgreSQL login to the roster agent it acts as (`db grant`); a login reads
     # its own mapping through login_identity(), which needs no privilege on the tables.
+    # row_writes keeps who last changed each lead and note row.
     r"""
     ALTER TABLE leadshare.events ADD COLUMN login text;
     ALTER TABLE leadshare.events ALTER COLUMN login SET DEFAULT session_user;
@@ -201,6 +202,25 @@ STEPS: list[str] = [
         FROM pg_namespace n WHERE n.nspname = 'leadshare'
     $$;
     GRANT USAGE ON SCHEMA leadshare TO PUBLIC;
+
+    -- The login that last changed a lead or note row, kept by the server (a login cannot write
+    -- it): when verify finds a row that differs from the log, it names who changed it.
+    CREATE TABLE leadshare.row_writes (
+        tbl text NOT NULL, key bigint NOT NULL, login text NOT NULL, at timestamptz NOT NULL,
+        PRIMARY KEY (tbl, key)
+    );
+    CREATE FUNCTION leadshare.note_row_writes() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+        INSERT INTO leadshare.row_writes AS w (tbl, key, login, at)
+            SELECT TG_TABLE_NAME, c.id, session_user, now() FROM changed c
+            ON CONFLICT (tbl, key) DO UPDATE SET login = excluded.login, at = excluded.at;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER leads_written AFTER UPDATE ON leadshare.leads
+        REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION leadshare.note_row_writes();
+    CREATE TRIGGER notes_written AFTER UPDATE ON leadshare.notes
+        REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION leadshare.note_row_writes();
     """,
 ]
 

@@ -84,6 +84,9 @@ class PostgresLedger(Ledger):
         """Who the server says is connected: the owner (system), or a login granted an agent."""
         return self._identity
 
+    def last_writer(self, table: str, key: int) -> str | None:
+        return self.scalar("SELECT login FROM row_writes WHERE tbl = ? AND key = ?", (table, key))
+
     def translate(self, exc: Exception) -> LedgerError:
         return query_error(exc, self.url)
 
