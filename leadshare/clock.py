@@ -151,6 +151,30 @@ def to_utc_iso(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
+def wall_clock(iso: str | None, tz: str | None) -> str:
+    """A stored timestamp as the team's wall clock to the minute ('2026-11-25 14:00'), for people."""
+    if not iso:
+        return ""
+    at = from_iso(iso)
+    return (at.astimezone(zone(tz)) if tz else at).strftime("%Y-%m-%d %H:%M")
+
+
+# A stored UTC timestamp inside free text (a note written by an SLA sweep, say).
+_UTC_IN_TEXT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\+00:00|Z)")
+
+
+def wall_clock_in_text(text: str, tz: str | None) -> str:
+    """Text with every UTC timestamp in it shown on the team's wall clock, like the columns beside it."""
+    if not tz or "T" not in text:
+        return text
+    return _UTC_IN_TEXT.sub(lambda m: wall_clock(m.group(0), tz), text)
+
+
+def is_span(text: str) -> bool:
+    """WHEN given as a span back (7d, 24h), rather than a moment."""
+    return bool(_DURATION.match(str(text)))
+
+
 def from_iso(text: str) -> datetime:
     """The inverse of to_utc_iso, aware. Any ISO 8601 offset is accepted; naive means UTC."""
     parsed = _parse_iso(str(text))

@@ -100,10 +100,21 @@ class Team:
     text: str = ""
 
     def agent(self, agent_id: str) -> Agent | None:
+        """By id, ignoring case as the rules file's uniqueness check does (`Pau` is `pau`)."""
         for a in self.agents:
             if a.id == agent_id:
                 return a
-        return None
+        folded = agent_id.casefold()
+        return next((a for a in self.agents if a.id.casefold() == folded), None)
+
+    def find(self, agent_id: str) -> Agent:
+        """The agent, or a NotFound naming the roster."""
+        agent = self.agent(agent_id)
+        if agent is None:
+            from leadshare.errors import NotFound
+
+            raise NotFound(f"no agent '{agent_id}' in {self.path}", "agents: " + ", ".join(a.id for a in self.agents))
+        return agent
 
     @property
     def closed_statuses(self) -> tuple[str, ...]:

@@ -6,13 +6,17 @@ from leadshare import clock, engine
 from leadshare.services import Session, situation
 
 
-def roster(s: Session) -> list[dict]:
+def roster(s: Session, only: str | None = None) -> list[dict]:
+    """Every agent's standing, or only that of agent `only` (`mine`'s line: the turns of the
+    others cost as much again each)."""
     calendar = clock.Calendar(s.team)
     now_situation = situation(s, calendar)
     rotation = s.ledger.rotation()
     week = this_week(s)
     out = []
     for agent in s.team.agents:
+        if only is not None and agent.id != only:
+            continue
         reason, _ = engine.availability_reason(agent, now_situation)
         nxt = calendar.next_on_duty(agent, s.now) if agent.active else None
         out.append(

@@ -17,7 +17,7 @@ from leadshare.bulk import paused_gc
 from leadshare.errors import LeadshareError, NotFound
 from leadshare.ledger.events import NewEvent, canonical
 from leadshare.ledger.store import BULK_LEADS, Ledger
-from leadshare.models import Agent, Decision, RuleState, Team
+from leadshare.models import Decision, RuleState, Team
 
 Progress = Callable[[int, int], None]
 
@@ -673,7 +673,7 @@ def assign_waiting(s: Session) -> dict:
         updates, assigned, queued = [], 0, 0
         lead_events: list[NewEvent] = []
         waiting = s.ledger.queued_leads(s.team.closed_statuses)
-        owners = previous_owners(s.ledger, waiting, s.team.closed_statuses)
+        owners = {lead_id: earlier["agent"] for lead_id, earlier in previous_leads(s.ledger, waiting, s.team.closed_statuses).items()}
         for lead in waiting:
             fields = lead_fields(lead["external_id"], lead["source"], lead["region"], orjson.loads(lead["attrs"]))
             decision, cands = decider.decide(fields, owners.get(lead["id"]))
@@ -700,21 +700,21 @@ def assign_waiting(s: Session) -> dict:
     return {"assigned": assigned, "queued": queued}
 
 
-def previous_owners(ledger: Ledger, leads: Iterable[dict], closed: Iterable[str]) -> dict[int, str]:
-    """For returning customers: the most recent owner of an earlier, closed lead of the same person."""
+def previous_leads(ledger: Ledger, leads: Iterable[dict], closed: Iterable[str]) -> dict[int, dict]:
+    """For returning customers: the most recent earlier, closed and owned lead of the same person."""
     leads = list(leads)
     matches = ledger.matching_leads(
         (), (l["phone_key"] for l in leads if l["phone_key"]), (l["email_key"] for l in leads if l["email_key"])
     )
     closed = set(closed)
-    out: dict[int, str] = {}
+    out: dict[int, dict] = {}
     for lead in leads:
         for m in matches:  # newest first
             if m["id"] < lead["id"] and m["agent"] and m["status"] in closed and (
                 (lead["phone_key"] and m["phone_key"] == lead["phone_key"])
                 or (lead["email_key"] and m["email_key"] == lead["email_key"])
             ):
-                out[lead["id"]] = m["agent"]
+                out[lead["id"]] = m
                 break
     return out
 
@@ -724,14 +724,6 @@ def find_lead(ledger: Ledger, ref: str) -> dict:
     if lead is None:
         raise NotFound(f"no lead '{ref}' in {ledger.path}", "use the id shown by `leadshare mine` or `leadshare log`, or the lead's external id")
     return lead
-
-
-def find_agent(team: Team, agent_id: str) -> Agent:
-    agent = team.agent(agent_id)
-    if agent is None:
-        known = ", ".join(a.id for a in team.agents)
-        raise NotFound(f"no agent '{agent_id}' in {team.path}", f"agents: {known}")
-    return agent
 
 
 def add_lead(s: Session, name: str, phone: str | None, email: str | None, source: str | None,

@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import date
 
 from leadshare.errors import EXIT_ATTENTION, LeadshareError, NotFound, Refused
+from leadshare.models import CLOSED_STATUSES, Agent
 from leadshare.ledger import outbox
 from leadshare.ledger.events import NewEvent
 from leadshare.services import (
-    Session, _Decider, _enqueue, find_agent, find_lead, lead_fields, notification, record_rules, short_hash,
+    Session, _Decider, _enqueue, find_lead, lead_fields, notification, previous_leads, record_rules, short_hash,
 )
 
 import orjson
@@ -99,15 +100,14 @@ def change_status(s: Session, ref: str, status: str, note: str | None = None) ->
         old = lead["status"]
         if old == status:
             raise Refused(f"lead {lead['id']} is already {status}", "nothing to change")
-        if not _open(s, lead) and not _is_manager(s):
-            raise Refused(f"lead {lead['id']} is {old}; reopening a closed lead takes a manager", "ask a manager to reopen it")
+        if not _open(s, lead):
+            if not _is_manager(s):
+                raise Refused(f"lead {lead['id']} is {old}; reopening a closed lead takes a manager", "ask a manager to reopen it")
+            if status not in team.closed_statuses:
+                _refuse_a_second_owner(s, lead)
         if status in team.require_note and note is None:
-            since = lead["status_at"] or lead["assigned_at"] or lead["created_at"]
-            if not lead["last_note_at"] or lead["last_note_at"] < since:
-                raise Refused(
-                    f"moving lead {lead['id']} to {status} needs a note",
-                    f"add --note \"what happened\" (or `leadshare note {lead['id']} ...` first)",
-                )
+            # the move carries its own note: one written earlier was about something else
+            raise Refused(f"moving lead {lead['id']} to {status} needs a note", 'add --note "what happened"')
         events = []
         if note is not None:
             events.append(_note_event(s, lead, note))
@@ -126,24 +126,62 @@ def change_status(s: Session, ref: str, status: str, note: str | None = None) ->
     return {"lead": lead["id"], "from": old, "to": status}
 
 
+def _refuse_a_second_owner(s: Session, lead: dict) -> None:
+    """Reopening a closed lead must not give one customer two owners: a newer open lead of the
+    same customer (same external id, phone or email) is where the work goes on."""
+    keys = [[lead[k]] if lead[k] else [] for k in ("external_id", "phone_key", "email_key")]
+    for other in s.ledger.matching_leads(*keys):
+        if other["id"] != lead["id"] and other["status"] not in s.team.closed_statuses:
+            owner = other["agent"] or "nobody yet (it is queued)"
+            raise Refused(
+                f"lead {lead['id']} stays {lead['status']}: the same customer has an open lead {other['id']} (owner {owner})",
+                f"work on lead {other['id']} instead (`leadshare show {other['id']}`)",
+            )
+
+
 # ---- handoffs ---------------------------------------------------------------------------------
 
 
-def reassign(s: Session, ref: str, to: str, reason: str) -> dict:
-    reason = _clean_text(reason, "reason")
-    target = find_agent(s.team, to)
+def _handover_checks(decider: _Decider, target: Agent, count: int, force: bool) -> tuple[dict, list[str]]:
+    """A handover by hand to someone on leave is refused unless forced; one beyond capacity goes
+    through with a warning. Both are kept in the event's data: the log shows it was known."""
+    recorded: dict = {}
+    warnings: list[str] = []
+    away = decider.situation.away.get(target.id)
+    if away:
+        if not force:
+            raise Refused(f"{target.id} is {away}", "pass --force to hand over anyway, or choose someone who is in")
+        recorded["on_leave"] = away
+        warnings.append(f"{target.id} is {away}; handed over anyway (--force)")
+    holding = decider.loads.get(target.id, 0) + count
+    if target.capacity is not None and holding > target.capacity:
+        recorded["over_capacity"] = f"{holding}/{target.capacity}"
+        warnings.append(f"{target.id} now holds {holding} open leads, over their capacity of {target.capacity}")
+    return recorded, warnings
+
+
+def _active_target(s: Session, to: str) -> Agent:
+    target = s.team.find(to)
     if not target.active:
-        raise Refused(f"{to} is inactive and takes no leads", "choose an active agent")
+        raise Refused(f"{target.id} is inactive and takes no leads", "choose an active agent")
+    return target
+
+
+def reassign(s: Session, ref: str, to: str, reason: str, force: bool = False) -> dict:
+    reason = _clean_text(reason, "reason")
+    target = _active_target(s, to)
     with s.ledger.write():
         lead = find_lead(s.ledger, ref)
         if lead["agent"] != s.actor:
             _need_manager(s, "reassigning someone else's lead")
         if not _open(s, lead):
             raise Refused(f"lead {lead['id']} is {lead['status']}; only open leads are handed over", "reopen it first")
-        if lead["agent"] == to:
-            raise Refused(f"lead {lead['id']} already belongs to {to}", "nothing to change")
-        moved = _move(s, [(lead, to, {"sla": False, "by_rules": False})], reason)
-    return moved[0]
+        if lead["agent"] == target.id:
+            raise Refused(f"lead {lead['id']} already belongs to {target.id}", "nothing to change")
+        decider = _Decider(s)
+        recorded, warnings = _handover_checks(decider, target, 1, force)
+        moved = _move(s, [(lead, target.id, {"sla": False, "by_rules": False, **recorded})], reason, decider)
+    return {**moved[0], "warnings": warnings}
 
 
 def _move(s: Session, moves: list[tuple[dict, str, dict]], reason: str, decider: _Decider | None = None) -> list[dict]:
@@ -195,21 +233,24 @@ def _rule_choice(s: Session, decider: _Decider, lead: dict, exclude: list[str], 
     return decision.agent, extra
 
 
-def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, reason: str, dry_run: bool = False) -> dict:
+def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, reason: str, dry_run: bool = False,
+                 force: bool = False) -> dict:
     """Move every open lead of an agent who leaves or goes on long leave, in one transaction."""
     reason = _clean_text(reason, "reason")
     _need_manager(s, "moving all of an agent's leads")
-    if s.team.agent(from_agent) is None and not s.ledger.open_leads_of(from_agent):
-        find_agent(s.team, from_agent)  # unknown, and no leads left behind by someone who has gone
+    if s.team.agent(from_agent) is not None:
+        from_agent = s.team.agent(from_agent).id
+    elif not s.ledger.open_leads_of(from_agent):
+        s.team.find(from_agent)  # unknown, and no leads left behind by someone who has gone
     if (to is None) == (not by_rules):
         raise LeadshareError("say where the leads go: --to AGENT or --by-rules", "one of the two, not both")
-    if to is not None:
-        target = find_agent(s.team, to)
-        if not target.active:
-            raise Refused(f"{to} is inactive and takes no leads", "choose an active agent")
+    target = _active_target(s, to) if to is not None else None
+    if target is not None:
+        to = target.id
         if to == from_agent:
             raise Refused("--from and --to name the same agent", "choose another agent")
     plan: list[dict] = []
+    warnings: list[str] = []
 
     class _Rollback(Exception):
         pass
@@ -219,15 +260,17 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
             record_rules(s)
             leads = s.ledger.open_leads_of(from_agent)
             decider = _Decider(s)
-            moves, stuck = [], []
+            recorded: dict = {}
+            if target is not None and leads:
+                recorded, warnings = _handover_checks(decider, target, len(leads), force)
+            moves = []
             for lead in leads:
                 if to is not None:
-                    moves.append((lead, to, {"sla": False, "by_rules": False}))
+                    moves.append((lead, to, {"sla": False, "by_rules": False, **recorded}))
                     plan.append({"lead": lead["id"], "from": from_agent, "to": to})
                     continue
                 agent, extra = _rule_choice(s, decider, lead, [from_agent], f"handing over from {from_agent}")
                 if agent is None:
-                    stuck.append(lead["id"])
                     plan.append({"lead": lead["id"], "from": from_agent, "to": None, "reason": extra["reason"]})
                     continue
                 moves.append((lead, agent, {"sla": False, "by_rules": True, **extra}))
@@ -240,10 +283,17 @@ def reassign_all(s: Session, from_agent: str, to: str | None, by_rules: bool, re
     except _Rollback:
         pass
     moved = sum(1 for p in plan if p["to"])
-    return {"moved": moved, "stayed": len(plan) - moved, "dry_run": dry_run, "leads": plan}
+    return {"moved": moved, "stayed": len(plan) - moved, "dry_run": dry_run, "leads": plan, "warnings": warnings}
 
 
 # ---- SLA sweep --------------------------------------------------------------------------------
+
+
+def _wall(s: Session, iso: str) -> str:
+    """A time written into a note or a message for people: the team's wall clock, with its zone."""
+    from leadshare import clock
+
+    return f"{clock.wall_clock(iso, s.team.timezone)} {s.team.timezone}"
 
 
 def sweep(s: Session) -> tuple[dict, int]:
@@ -265,7 +315,7 @@ def sweep(s: Session) -> tuple[dict, int]:
                 )
                 s.ledger.update_lead(lead["id"], warned_at=s.at)
                 _enqueue(s, [(seq, notification(s, "sla_warning", lead, lead["agent"],
-                                                f"Lead {lead['id']} was due for first contact at {lead['sla_due']}", lead["sla_due"]))])
+                                                f"Lead {lead['id']} was due for first contact at {_wall(s, lead['sla_due'])}", lead["sla_due"]))])
                 warned += 1
                 continue
             if lead["escalated_at"]:
@@ -277,7 +327,7 @@ def sweep(s: Session) -> tuple[dict, int]:
             if agent is not None:
                 decider.loads[lead["agent"]] = max(0, decider.loads.get(lead["agent"], 0) - 1)
                 _move(s, [(lead, agent, {"sla": True, "by_rules": True, **extra})],
-                      f"not contacted by {lead['sla_due']} (SLA {team.sla.first_contact})", decider)
+                      f"not contacted by {_wall(s, lead['sla_due'])} (SLA {team.sla.first_contact})", decider)
                 reassigned += 1
                 continue
             managers = [a.id for a in team.agents if a.is_manager and a.active]
@@ -290,7 +340,7 @@ def sweep(s: Session) -> tuple[dict, int]:
             )
             s.ledger.update_lead(lead["id"], escalated_at=s.at)
             _enqueue(s, [(seq, notification(s, "escalated", lead, m,
-                                            f"Lead {lead['id']} escalated: not contacted by {lead['sla_due']}; {why}")) for m in managers])
+                                            f"Lead {lead['id']} escalated: not contacted by {_wall(s, lead['sla_due'])}; {why}")) for m in managers])
             escalated += 1
         decider.save()
     result = {"checked": checked, "reassigned": reassigned, "escalated": escalated, "warned": warned}
@@ -308,18 +358,26 @@ def _day(text: str, what: str) -> date:
 
 
 def add_leave(s: Session, agent_id: str, start: str, end: str, reason: str | None) -> dict:
-    find_agent(s.team, agent_id)
+    agent = s.team.find(agent_id)
+    agent_id = agent.id
     if s.actor != agent_id:
         _need_manager(s, "recording someone else's leave")
     first, last = _day(start, "FROM"), _day(end, "TO")
     if last < first:
         raise LeadshareError(f"leave ends ({last}) before it starts ({first})", "give FROM then TO")
+    out = {"id": None, "agent": agent_id, "from": first.isoformat(), "to": last.isoformat(), "reason": reason,
+           "already_recorded": False, "origin": "ledger"}
+    if (first, last) in agent.leave:
+        return {**out, "already_recorded": True, "origin": "rules"}
     with s.ledger.write():
-        leave_id = s.ledger.add_leave(agent_id, first.isoformat(), last.isoformat(), reason)
-        s.ledger.append([NewEvent("leave_added", agent=agent_id, data={"id": leave_id, "from": first.isoformat(),
-                                                                        "to": last.isoformat(), "reason": reason})],
+        same = [r for r in s.ledger.leave() if (r["agent"], r["start"], r["end"]) == (agent_id, out["from"], out["to"])]
+        if same:  # the same command run twice: one entry, not two
+            return {**out, "id": same[0]["id"], "reason": same[0]["reason"], "already_recorded": True}
+        out["id"] = s.ledger.add_leave(agent_id, out["from"], out["to"], reason)
+        s.ledger.append([NewEvent("leave_added", agent=agent_id, data={"id": out["id"], "from": out["from"],
+                                                                        "to": out["to"], "reason": reason})],
                         at=s.at, actor=s.actor)
-    return {"id": leave_id, "agent": agent_id, "from": first.isoformat(), "to": last.isoformat(), "reason": reason}
+    return out
 
 
 def cancel_leave(s: Session, leave_id: int) -> dict:
@@ -364,7 +422,8 @@ def forget(s: Session, ref: str) -> dict:
             s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data={})], at=s.at, actor=s.actor)
             s.ledger.erase_personal(lead["id"], s.at)
             outbox.erase_personal(s.ledger, lead["id"])
-    return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint()}
+    return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint(),
+            "note": s.ledger.erasure_note()}
 
 
 def explain(ledger, ref: str) -> dict:
@@ -384,6 +443,10 @@ def explain(ledger, ref: str) -> dict:
         out["kind"] = "kept from the imported file"
     elif data.get("returning"):
         out["kind"] = "returning customer: offered to the previous owner"
+        earlier = previous_leads(ledger, [lead], CLOSED_STATUSES).get(lead["id"])
+        if earlier is not None:
+            out.update(previous_owner=earlier["agent"], previous_lead=earlier["id"])
+            out["kind"] += f", {earlier['agent']} (lead {earlier['id']}, {earlier['status']})"
     elif event["type"] == "reassigned":
         out["kind"] = "SLA reassignment by the rules" if data.get("sla") else "handover by the rules"
     elif event["type"] == "queued":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -67,6 +69,24 @@ class Cli:
         return orjson.loads(result.stdout)
 
 
+@contextlib.contextmanager
+def ledger_conn(db: str | None = None):
+    """A raw connection to the ledger the CLI uses (LEADSHARE_DB, else ./leadshare.db), taking
+    `?` placeholders on both backends; what it changes is committed on leaving."""
+    from leadshare.ledger import is_url, open_ledger
+
+    db = db or os.environ.get("LEADSHARE_DB") or "leadshare.db"
+    if is_url(db):
+        ledger = open_ledger(db)
+        try:
+            yield ledger.conn
+        finally:
+            ledger.close()
+        return
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        yield conn
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A throwaway PostgreSQL server for this test process, removed at the end. Without binaries
@@ -93,12 +113,14 @@ def pg_url(pg_server):
 
 def pytest_generate_tests(metafunc):
     # Tests marked both_backends run on SQLite and on PostgreSQL; the rest on SQLite alone.
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+    marked = metafunc.definition.get_closest_marker
+    if "backend" in metafunc.fixturenames and marked("both_backends") and not marked("sqlite_only"):
         metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "both_backends: run the test on the SQLite and the PostgreSQL ledger")
+    config.addinivalue_line("markers", "sqlite_only: in a both_backends module, a test of the SQLite file itself")
 
 
 @pytest.fixture

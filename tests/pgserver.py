@@ -58,12 +58,15 @@ class Server:
         if not os.path.exists(self.data):
             self._run(os.path.join(self.bindir, "initdb"), "-D", self.data, "-U", "postgres", "--no-sync", "-E", "UTF8",
                       "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256")
-        self.pg_ctl("start", "-w", "-l", os.path.join(self.folder, "log"), "-o",
-                    f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+        self.pg_ctl("start", "-w", "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
                     "-c synchronous_commit=off -c full_page_writes=off")
 
+    def restart(self) -> None:
+        self.pg_ctl("restart", "-m", "fast", "-w")
+
     def pg_ctl(self, *args: str) -> None:
-        self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, *args)
+        # the server's output goes to its log: a server holding our pipe open would hang run()
+        self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", os.path.join(self.folder, "log"), *args)
 
     def stop(self) -> None:
         self.pg_ctl("stop", "-m", "immediate")

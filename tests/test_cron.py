@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -9,6 +11,9 @@ import sys
 import orjson
 
 from conftest import TEAM_YAML, lead_rows, write_csv
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def run(tmp_path, *args, now):

@@ -15,12 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TEAM_YAML, Cli, lead_rows, phone, write_csv
+from conftest import TEAM_YAML, Cli, lead_rows, ledger_conn, phone, write_csv
 from leadshare import export, reports
 
 PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REQUIRED = ("id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "created_at",
             "assigned_at", "first_contact_at", "last_note")
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def export_csv(cli: Cli, *args: str) -> list[dict]:
@@ -106,9 +109,8 @@ def test_a_phone_exports_as_the_phone_itself_in_a_spreadsheet(cli, tmp_path):
 def test_a_note_starting_with_a_tab_or_cr_is_neutralised_in_csv_only(cli, tmp_path):
     write_csv(tmp_path / "leads.csv", lead_rows(2))
     cli.json("import", "leads.csv")
-    import sqlite3
 
-    with sqlite3.connect("leadshare.db") as conn:  # notes written by other tools may keep any first character
+    with ledger_conn() as conn:  # notes written by other tools may keep any first character
         conn.execute("INSERT INTO notes (lead, seq, at, author, text) VALUES (1, 1, '2026-11-25T02:00:00+00:00', 'x', ?)", ("\t=1+1",))
         conn.execute("INSERT INTO notes (lead, seq, at, author, text) VALUES (2, 1, '2026-11-25T02:00:00+00:00', 'x', ?)", ("\r@SUM(A1)",))
     rows = export_csv(cli)

@@ -83,7 +83,8 @@ def check_import(cli, db: Path, file: str, *, expect: str = "any", rows: int | N
         assert len(lines) == 1, f"not one line: {result.stderr!r}"
         name = Path(file).name if file != "-" else "-"
         assert name in lines[0] or file in lines[0], f"the message does not name the file: {lines[0]}"
-        assert result.stdout.strip() == "", "a refused import printed a result"
+        # under --json a refusal is one error document, never a result
+        assert list(orjson.loads(result.stdout)) == ["error"], f"a refused import printed a result: {result.stdout[:300]}"
         assert count(db, "events") == events and count(db, "leads") == leads, "partial write on exit 2"
         return None
     assert expect != "refused", f"{file} should have been refused; got {result.exit_code}: {result.stdout[:300]}"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
+import pytest
+
 
 import orjson
 
-from conftest import CSV_HEADER, lead_rows, phone, write_csv
+from conftest import CSV_HEADER, lead_rows, ledger_conn, phone, write_csv
 
 
-def ledger_rows(table: str, db: str = "leadshare.db") -> list[tuple]:
-    with sqlite3.connect(db) as conn:
+pytestmark = pytest.mark.both_backends
+
+
+def ledger_rows(table: str, db: str | None = None) -> list[tuple]:
+    with ledger_conn(db) as conn:
         return conn.execute(f"SELECT * FROM {table}").fetchall()
 
 
@@ -146,12 +150,11 @@ def test_unknown_lead_is_exit_2_with_one_line(cli):
 
 
 def test_returning_customer_goes_back_to_the_previous_owner(cli, tmp_path):
-    import sqlite3
 
     write_csv(tmp_path / "a.csv", lead_rows(1))
     cli.json("import", "a.csv")
     owner = cli.json("show", "1")["agent"]
-    with sqlite3.connect("leadshare.db") as conn:  # the lead was won (status changes come with the workflow)
+    with ledger_conn() as conn:  # the lead was won (status changes come with the workflow)
         conn.execute("UPDATE leads SET status = 'won' WHERE id = 1")
     write_csv(tmp_path / "b.csv", [f"IG-1,Customer Again,{phone(0)},,instagram,KL,residential"])
     out = cli.json("import", "b.csv")
@@ -173,7 +176,7 @@ def _chunked_scenario(cli, tmp_path, monkeypatch, chunk: int) -> tuple[dict, lis
     monkeypatch.setattr(services, "WRITE_CHUNK", chunk)
     write_csv(tmp_path / "a.csv", lead_rows(6))
     cli.json("import", "a.csv")
-    with sqlite3.connect("leadshare.db") as conn:  # an earlier lead was won: a returning customer
+    with ledger_conn() as conn:  # an earlier lead was won: a returning customer
         conn.execute("UPDATE leads SET status = 'won' WHERE id = 2")
     rows = lead_rows(8, start=10) + [
         "IG-0,Again Zero,,C0@EXAMPLE.COM,instagram,KL,residential",  # a ledger lead, by email
@@ -200,6 +203,7 @@ def test_a_file_read_in_chunks_deduplicates_across_chunks_and_against_the_ledger
     assert again["rule"] == "returning customer"
 
 
+@pytest.mark.sqlite_only  # a second ledger file / SQLite's own index list
 def test_chunk_size_does_not_change_an_import(cli, tmp_path, monkeypatch):
     small, small_dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=2)
     leads = [r[:5] + r[8:11] + r[13:16] for r in ledger_rows("leads")]
@@ -212,6 +216,7 @@ def test_chunk_size_does_not_change_an_import(cli, tmp_path, monkeypatch):
     assert leads == [r[:5] + r[8:11] + r[13:16] for r in ledger_rows("leads")]
 
 
+@pytest.mark.sqlite_only  # a second ledger file / SQLite's own index list
 def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path, monkeypatch):
     from leadshare import services
 
@@ -223,7 +228,7 @@ def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path,
     out, dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=3)
     assert (out["rows"], out["imported"], out["duplicates"], out["rejected"]) == (15, 9, 5, 1)
     assert [d[1] for d in dups] == [1, 7, 14, 15, 6]
-    with sqlite3.connect("leadshare.db") as conn:
+    with ledger_conn() as conn:
         counted = conn.execute(
             "SELECT assigned_at, agent, coalesce(cands, x''), coalesce(rule, ''), coalesce(strategy, ''), "
             "coalesce(source, ''), coalesce(region, ''), status, count(*) FROM leads "
@@ -231,7 +236,7 @@ def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path,
         kept = conn.execute("SELECT * FROM assignment_counts ORDER BY 1, 2, 3, 4, 5, 6, 7, 8").fetchall()
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'leads'")}
     assert kept == counted and sum(r[-1] for r in kept) == 15
-    assert {"leads_phone", "leads_email", "leads_open_agent", "leads_sla"} <= indexes  # all back
+    assert {"leads_phone", "leads_email", "leads_open_urgency", "leads_sla"} <= indexes  # all back
 
 
 def test_row_warnings_show_the_first_ten_and_count_the_rest(cli, tmp_path, monkeypatch):
@@ -255,7 +260,7 @@ def test_every_event_an_import_writes_holds_canonical_json(cli, tmp_path, rules)
     rules.write_text(rules.read_text().replace("    pool: all\n", "    pool: all\n    when: {source: facebook}\n"))
     write_csv(tmp_path / "a.csv", lead_rows(2))
     cli.json("import", "a.csv")
-    with sqlite3.connect("leadshare.db") as conn:
+    with ledger_conn() as conn:
         conn.execute("UPDATE leads SET status = 'won' WHERE id = 1")
     rows = lead_rows(6, start=2) + [f"IG-0,Back Again,{phone(0)},,facebook,KL,residential",
                                     "IG-9,Somebody,0129999999,,instagram,KL,residential"]
@@ -263,7 +268,9 @@ def test_every_event_an_import_writes_holds_canonical_json(cli, tmp_path, rules)
     out = cli.json("import", "b.csv")
     assert out["queued"] == 1 and out["imported"] == 8
     kinds = set()
-    for type_, data in sqlite3.connect("leadshare.db").execute("SELECT type, data FROM events"):
+    with ledger_conn() as conn:
+        stored = conn.execute("SELECT type, data FROM events").fetchall()
+    for type_, data in stored:
         kinds.add((type_, orjson.loads(data).get("rule")))
         assert data == canonical(orjson.loads(data)).decode()
     assert {("assigned", "everyone"), ("assigned", "returning customer"), ("queued", None), ("imported", None)} <= kinds
@@ -295,7 +302,7 @@ def test_an_event_whose_json_cannot_be_cut_at_the_row_is_made_whole(cli, tmp_pat
     monkeypatch.setattr(services, "_ROW_PLACE", "everyone")
     write_csv(tmp_path / "a.csv", lead_rows(3))
     cli.json("import", "a.csv")
-    with sqlite3.connect("leadshare.db") as conn:
+    with ledger_conn() as conn:
         rows = conn.execute("SELECT e.data, l.id FROM events e JOIN leads l ON l.decided_seq = e.seq ORDER BY l.id").fetchall()
     digests = [orjson.loads(data)["row"] for data, _ in rows]
     assert len(rows) == 3 and len(set(digests)) == 3 and all(len(d) == 32 for d in digests)

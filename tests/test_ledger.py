@@ -140,7 +140,7 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
     before = cli.json("fairness")
     with sqlite3.connect("leadshare.db") as conn:  # as a ledger written before schema step 2
         conn.executescript(
-            "DROP INDEX leads_open_agent; DROP INDEX leads_contacted; "
+            "DROP INDEX leads_open_urgency; DROP INDEX leads_created; DROP INDEX leads_contacted; "
             "DROP TRIGGER leads_recounted; DROP TABLE assignment_counts; "
             "CREATE INDEX leads_assigned_at ON leads (assigned_at); DROP INDEX events_rare_type; "
             "CREATE INDEX events_rare_type ON events (type, seq) WHERE type NOT IN ('assigned', 'queued', 'duplicate'); "
@@ -158,7 +158,7 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
         plan = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM leads WHERE agent = 'ben' AND {OPEN_LEADS}"))
         rare = " ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT * FROM events WHERE type = 'note' AND {RARE_EVENTS}"))
     # `mine` on years of closed leads visits only the open ones; `log --type note` only the rare events
-    assert "leads_open_agent" in plan and "events_rare_type" in rare
+    assert "leads_open_urgency" in plan and "events_rare_type" in rare
     assert cli("verify").exit_code == 0
 
 
@@ -186,3 +186,26 @@ def test_verify_without_a_process_to_spare_checks_everything_here(cli, tmp_path,
         conn.execute("UPDATE leads SET phone = '+60120000000' WHERE id = 2")
     result = cli("verify")
     assert result.exit_code == 1 and "lead 2" in result.stdout + result.stderr
+
+
+def test_a_new_ledger_waits_for_a_lock_another_process_holds_on_it_instead_of_failing_busy(tmp_path):
+    """The cause of a `ledger busy` failure while the ledger was being created: switching a new file
+    to WAL does not wait on SQLite's busy handler, so any lock held on it then (a second cron job,
+    a reader, a test's probe) failed the command at once."""
+    import threading
+
+    from leadshare.ledger.store import Ledger
+
+    db = tmp_path / "new.db"
+    db.touch(mode=0o600)
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.1, holder.execute, ("ROLLBACK",))
+    release.start()
+    try:
+        ledger = Ledger.open(db)
+    finally:
+        release.join()
+        holder.close()
+    assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    ledger.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import socket
-import sqlite3
 import sys
 import threading
 import time
+from contextlib import closing
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,10 +22,12 @@ import pytest
 from conftest import NOW, TEAM_YAML, lead_rows, write_csv
 from leadshare import clock, notify
 from leadshare.config import load_team
-from leadshare.ledger import outbox
-from leadshare.ledger.store import Ledger
+from leadshare.ledger import open_ledger, outbox
 
 NOW_UTC = "2026-11-25T02:00:00+00:00"  # NOW in Kuala Lumpur
+
+
+pytestmark = pytest.mark.both_backends
 
 
 @pytest.fixture(autouse=True)
@@ -73,9 +76,14 @@ def payload(lead: int, agent: str, kind: str = "assigned", name: str = "Siti Ami
     }
 
 
-def enqueue(*notes: tuple[int, str] | dict, db: str = "leadshare.db", seq: int = 0) -> None:
+def the_ledger(db: str | None = None):
+    """The ledger the CLI uses (LEADSHARE_DB names the PostgreSQL one)."""
+    return open_ledger(db or os.environ.get("LEADSHARE_DB") or "leadshare.db")
+
+
+def enqueue(*notes: tuple[int, str] | dict, db: str | None = None, seq: int = 0) -> None:
     """Put notifications in the outbox the way the use cases do: inside a write transaction."""
-    ledger = Ledger.open(db)
+    ledger = the_ledger(db)
     try:
         rows = []
         for n in notes:
@@ -88,21 +96,15 @@ def enqueue(*notes: tuple[int, str] | dict, db: str = "leadshare.db", seq: int =
         ledger.close()
 
 
-def outbox_rows(db: str = "leadshare.db") -> list[dict]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM outbox ORDER BY id")]
-    finally:
-        conn.close()
+def outbox_rows(db: str | None = None) -> list[dict]:
+    with closing(the_ledger(db)) as ledger:
+        return ledger.query("SELECT * FROM outbox ORDER BY id")
 
 
-def events(type_: str, db: str = "leadshare.db") -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT lead, agent, actor, data FROM events WHERE type = ? ORDER BY seq", (type_,)).fetchall()
-    finally:
-        conn.close()
+def events(type_: str, db: str | None = None) -> list[tuple]:
+    with closing(the_ledger(db)) as ledger:
+        return [tuple(r.values()) for r in ledger.query(
+            "SELECT lead, agent, actor, data FROM events WHERE type = ? ORDER BY seq", (type_,))]
 
 
 def free_port() -> int:
@@ -238,10 +240,8 @@ def test_delivery_shows_in_the_audit_log_and_the_chain_still_verifies(cli, tmp_p
     write_csv(tmp_path / "leads.csv", lead_rows(2))
     cli.json("import", "leads.csv", "--rules", command_rules)
     before = len([r for r in outbox_rows() if r["delivered_at"] is None])  # whatever the import itself queued
-    conn = sqlite3.connect("leadshare.db")
-    assigned = conn.execute("SELECT seq, lead, agent FROM events WHERE type = 'assigned' ORDER BY seq").fetchall()
-    conn.close()
-    ledger = Ledger.open("leadshare.db")
+    ledger = the_ledger()
+    assigned = [tuple(r.values()) for r in ledger.query("SELECT seq, lead, agent FROM events WHERE type = 'assigned' ORDER BY seq")]
     with ledger.write():
         ledger.enqueue_notifications([
             {"seq": seq, "created_at": NOW_UTC, "kind": "assigned", "agent": agent, "lead": lead,
@@ -485,7 +485,7 @@ def test_two_runs_at_once_never_send_the_same_notification(tmp_path, command_rul
     errors: list[BaseException] = []
 
     def run() -> None:
-        ledger = Ledger.open("leadshare.db")
+        ledger = the_ledger()
         try:
             barrier.wait()
             results.append(notify.deliver_pending(ledger, team, now))
@@ -510,7 +510,7 @@ def test_two_runs_at_once_never_send_the_same_notification(tmp_path, command_rul
 def test_a_claimed_notification_waits_for_its_claim_to_run_out(cli, tmp_path, command_rules, monkeypatch):
     """A run that died after claiming: no other run sends the row until the claim ends."""
     enqueue((1, "ben"))
-    ledger = Ledger.open("leadshare.db")
+    ledger = the_ledger()
     with ledger.write():
         claimed = outbox.claim_due(ledger, NOW_UTC, "2026-11-25T02:15:00+00:00", 10)
     ledger.close()
@@ -526,7 +526,7 @@ def test_deliver_pending_can_run_right_after_a_commit(tmp_path, command_rules):
     """What `import/assign/sweep --notify` call."""
     enqueue((1, "ben"))
     team = load_team(command_rules)
-    ledger = Ledger.open("leadshare.db")
+    ledger = the_ledger()
     try:
         result = notify.deliver_pending(ledger, team, clock.now(team.timezone))
     finally:
@@ -546,7 +546,7 @@ def test_retry_pause_grows_then_stays_at_six_hours():
 
 def test_forgetting_a_customer_erases_them_from_the_outbox(tmp_path):
     enqueue((1, "ben"), (2, "ben"))
-    ledger = Ledger.open("leadshare.db")
+    ledger = the_ledger()
     with ledger.write():
         assert outbox.erase_personal(ledger, 1) == 1
     ledger.close()

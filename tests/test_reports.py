@@ -31,6 +31,9 @@ rules:
 """
 
 
+pytestmark = pytest.mark.both_backends
+
+
 def by_key(data: dict) -> dict[str, dict]:
     return {g["key"]: g for g in data["groups"]}
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import lead_rows, write_csv
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_tiers_are_earned_by_the_figures_and_applied_with_an_audited_event(cli, tmp_path, rules):

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
+
+import orjson
 
 from conftest import lead_rows, phone, write_csv
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def imported(cli, tmp_path, n=3, **env):
@@ -40,9 +47,18 @@ def test_status_needs_a_note_where_the_rules_require_one(cli, tmp_path, rules):
     assert cli("status", "2", "contacted", "--note", "spoke to her", "--as", "ben").exit_code == 0
     shown = cli.json("show", "2")
     assert shown["status"] == "contacted" and shown["first_contact_at"] is not None
-    # a note added since the last status change also counts
-    cli("note", "2", "not interested after all", "--as", "ben")
-    assert cli("status", "2", "lost", "--as", "ben").exit_code == 0
+
+
+def test_a_move_into_a_status_that_requires_a_note_carries_its_own_note(cli, tmp_path, rules):
+    rules.write_text(rules.read_text().replace("after_hours: assign\n", "after_hours: assign\nrequire_note: [lost]\n"))
+    imported(cli, tmp_path)
+    assert cli("note", "2", "not interested after all", "--as", "ben").exit_code == 0
+    refused = cli("status", "2", "lost", "--as", "ben")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == 'leadshare: moving lead 2 to lost needs a note (add --note "what happened")'
+    assert cli.json("show", "2")["status"] == "new"
+    assert cli("status", "2", "lost", "--note", "bought elsewhere", "--as", "ben").exit_code == 0
+    assert cli.json("show", "2")["timeline"][-2]["data"]["text"] == "bought elsewhere"
 
 
 def test_unknown_status_is_refused_with_the_pipeline(cli, tmp_path):
@@ -177,3 +193,99 @@ def test_agents_see_their_week_against_expected_and_their_next_turn(cli, tmp_pat
     assert data["dan"]["rotation"] == [{"rule": "everyone", "strategy": "round_robin", "leads_until_turn": None}]
     shown = cli("mine", "--as", "chitra")
     assert "this week 1 leads, 1.3 expected" in " ".join(shown.stdout.split())
+
+
+# ---- promises added after the first release ---------------------------------------------------
+
+
+def test_lead_actions_without_an_identity_ask_who_is_acting(cli, tmp_path):
+    imported(cli, tmp_path)
+    for args in (("note", "1", "called"), ("status", "1", "contacted"), ("reassign", "1", "--to", "ben", "--reason", "x"),
+                 ("forget", "1")):
+        refused = cli(*args)
+        assert refused.exit_code == 2, args
+        assert refused.stderr.startswith(f"leadshare: who is acting? `{args[0]}` changes a lead as a person"), refused.stderr
+    assert [e["type"] for e in cli.json("log", "--lead", "1")] == ["assigned"]
+    assert cli("note", "1", "nightly check", "--as", "system").exit_code == 0
+    assert cli.json("show", "1")["timeline"][-1]["actor"] == "system"
+
+
+def test_agent_ids_match_ignoring_case(cli, tmp_path):
+    imported(cli, tmp_path)
+    assert cli("note", "2", "called", "--as", "Ben").exit_code == 0
+    assert cli.json("show", "2")["timeline"][-1]["actor"] == "ben"
+    assert [m["id"] for m in cli.json("mine", "--as", "BEN")] == [2]
+    assert cli("reassign", "3", "--to", "Ben", "--reason", "speaks Tamil", "--as", "AISYAH").exit_code == 0
+    assert cli.json("show", "3")["agent"] == "ben"
+    assert cli.json("reassign", "--from", "Ben", "--to", "Chitra", "--reason", "moves", "--as", "aisyah")["moved"] == 2
+    assert cli.json("leave", "add", "CHITRA", "2026-12-01", "2026-12-02", "--as", "aisyah")["agent"] == "chitra"
+    assert {e["agent"] for e in cli.json("log", "--agent", "Chitra")} == {"chitra"}
+    assert [r["id"] for r in orjson.loads(cli("export", "--agent", "CHITRA", "--format", "json").stdout)] == [2, 3]
+
+
+def test_reassigning_to_an_agent_on_leave_is_refused_unless_forced(cli, tmp_path):
+    imported(cli, tmp_path)
+    cli("leave", "add", "ben", "2026-11-24", "2026-11-27", "--as", "aisyah")
+    refused = cli("reassign", "1", "--to", "ben", "--reason", "knows her", "--as", "aisyah")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == ("leadshare: ben is on leave until 2026-11-27 (pass --force to hand over anyway, "
+                                      "or choose someone who is in)")
+    assert cli("reassign", "--from", "chitra", "--to", "ben", "--reason", "x", "--as", "aisyah").exit_code == 2
+    assert cli.json("show", "1")["agent"] == "aisyah"
+    forced = cli("reassign", "1", "--to", "ben", "--reason", "knows her", "--force", "--as", "aisyah")
+    assert forced.exit_code == 0 and "warning: ben is on leave until 2026-11-27; handed over anyway" in forced.stderr
+    event = cli.json("log", "--lead", "1", "--type", "reassigned")[0]
+    assert event["data"]["on_leave"] == "on leave until 2026-11-27"
+
+
+def test_reassigning_beyond_capacity_warns_and_is_recorded(cli, tmp_path, rules):
+    rules.write_text(rules.read_text().replace("    tier: silver\n", "    tier: silver\n    capacity: 1\n"))
+    imported(cli, tmp_path)  # ben holds lead 2
+    done = cli("reassign", "1", "--to", "ben", "--reason", "knows her", "--as", "aisyah")
+    assert done.exit_code == 0
+    assert "warning: ben now holds 2 open leads, over their capacity of 1" in done.stderr
+    assert cli.json("log", "--lead", "1", "--type", "reassigned")[0]["data"]["over_capacity"] == "2/1"
+
+
+def test_reassign_by_rules_that_leaves_leads_behind_exits_1_and_names_them(cli, tmp_path):
+    imported(cli, tmp_path, n=6)  # chitra holds 3 and 6
+    for agent in ("aisyah", "ben"):
+        cli("leave", "add", agent, "2026-11-25", "2026-11-25", "--as", "aisyah")
+    result = cli("reassign", "--from", "chitra", "--by-rules", "--reason", "long leave", "--json", "--as", "aisyah")
+    assert result.exit_code == 1
+    assert orjson.loads(result.stdout)["stayed"] == 2
+    assert "2 leads stay with chitra, nobody eligible took them: 3, 6" in result.stderr
+    assert [m["id"] for m in cli.json("mine", "--as", "chitra")] == [3, 6]
+
+
+def test_adding_the_same_leave_twice_changes_nothing_and_says_so(cli):
+    first = cli.json("leave", "add", "ben", "2026-12-01", "2026-12-05", "--as", "aisyah")
+    again = cli("leave", "add", "ben", "2026-12-01", "2026-12-05", "--as", "aisyah")
+    assert again.exit_code == 0
+    assert again.stdout.strip() == f"ben's leave 2026-12-01 to 2026-12-05 is already recorded as leave {first['id']}; nothing changed"
+    assert len(cli.json("leave", "list")) == 1
+    assert len(cli.json("log", "--type", "leave_added")) == 1
+
+
+def test_reopening_is_refused_while_the_customer_has_a_newer_open_lead(cli, tmp_path):
+    write_csv(tmp_path / "a.csv", [f"FB-1,Siti,{phone(1)},siti@example.com,facebook,KL,residential"])
+    cli.json("import", "a.csv")
+    assert cli("status", "1", "won", "--as", "aisyah").exit_code == 0
+    write_csv(tmp_path / "b.csv", [f"GG-9,Siti,{phone(1)},,google,KL,residential"])
+    assert cli.json("import", "b.csv")["imported"] == 1  # a returning customer: lead 2
+    refused = cli("status", "1", "qualified", "--as", "aisyah")
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == ("leadshare: lead 1 stays won: the same customer has an open lead 2 (owner aisyah) "
+                                      "(work on lead 2 instead (`leadshare show 2`))")
+    assert cli.json("show", "1")["status"] == "won"
+
+
+def test_explain_names_the_previous_owner_of_a_returning_customer(cli, tmp_path):
+    write_csv(tmp_path / "a.csv", [f"FB-1,Siti,{phone(1)},siti@example.com,facebook,KL,residential"] + lead_rows(2, start=10))
+    cli.json("import", "a.csv")  # Siti -> aisyah
+    cli("status", "1", "lost", "--as", "aisyah")
+    write_csv(tmp_path / "b.csv", [f"GG-9,Siti,{phone(1)},,google,KL,residential"])
+    cli.json("import", "b.csv")
+    why = cli.json("explain", "GG-9")
+    assert (why["agent"], why["previous_owner"], why["previous_lead"]) == ("aisyah", "aisyah", 1)
+    assert "returning customer: offered to the previous owner, aisyah (lead 1, lost)" in cli("explain", "GG-9").stdout

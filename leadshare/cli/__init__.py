@@ -15,6 +15,7 @@ app = typer.Typer(
     name="leadshare",
     help="Share sales leads fairly inside a team, by rules everyone can check.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command below inherits it
     add_completion=False,
     pretty_exceptions_show_locals=False,  # a traceback must never print a customer's phone number
     rich_markup_mode=None,
@@ -38,7 +39,7 @@ def _root(
     """Options given before the command apply to it; the same options after the command win."""
 
 
-from leadshare.cli import db_cmds, export_cmd, imports, leads, ledger_cmds, notify_cmd, reports_cmds, rules_cmds, simulate_cmd, team_cmds, workflow_cmds  # noqa: E402,F401  (registers commands)
+from leadshare.cli import db_cmds, export_cmd, help_cmd, imports, leads, ledger_cmds, notify_cmd, reports_cmds, rules_cmds, simulate_cmd, team_cmds, workflow_cmds  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from typer._click.core import Context  # Typer's own copy of click, whose errors these are
+from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
@@ -27,39 +29,58 @@ RulesOption = Annotated[
     typer.Option("--rules", help="Rules file [env LEADSHARE_RULES; default ./rules.yaml].", show_default=False),
 ]
 AsOption = Annotated[
-    Optional[str], typer.Option("--as", help="Who is acting [env LEADSHARE_AGENT; default: system].", show_default=False)
+    Optional[str],
+    typer.Option("--as", help="Who is acting, an agent id or `system` [env LEADSHARE_AGENT].", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout instead of a table.")]
 NotifyOption = Annotated[bool, typer.Option("--notify", help="Deliver the notifications right after committing.")]
+
+
+# The names of an identity that is nobody on the roster: cron jobs and scripts, said explicitly.
+SYSTEM = "system"
+_JSON_WANTED = "leadshare.json"  # ctx.meta key: --json was on the command line
 
 
 def _debug_wanted() -> bool:
     return os.environ.get("LEADSHARE_DEBUG", "") not in ("", "0")
 
 
+def _json_wanted(ctx: Context | None) -> bool:
+    return bool(ctx and ctx.find_root().meta.get(_JSON_WANTED))
+
+
 class LeadshareGroup(TyperGroup):
-    """Accepts --debug anywhere on the line, and keeps every failure to one clear stderr line."""
+    """Accepts --debug anywhere on the line, and keeps every failure to one clear stderr line
+    (and, under --json, one JSON document on stdout, so a pipeline never reads a failure as empty
+    success)."""
 
     def parse_args(self, ctx, args):
-        if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
+        before_dashes = args[: args.index("--") if "--" in args else len(args)]
+        if "--debug" in before_dashes:
             args = [a for a in args if a != "--debug"]
             os.environ["LEADSHARE_DEBUG"] = "1"
+        ctx.meta[_JSON_WANTED] = "--json" in before_dashes
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
+        as_json = _json_wanted(ctx)
         try:
             return super().invoke(ctx)
         except LeadshareError as exc:
             if _debug_wanted():
                 raise
-            fail(exc)
+            fail(exc, as_json)
         except KeyboardInterrupt:
             if _debug_wanted():
                 raise
             from leadshare.ledger.store import interrupted_message
 
-            print(f"leadshare: {interrupted_message()}", file=sys.stderr)
-            raise typer.Exit(130)
+            _report(interrupted_message(), None, 130, as_json)
+        except UsageError as exc:  # Typer words these itself, on stderr
+            if as_json:
+                hint = f"see `{exc.ctx.command_path} --help`" if exc.ctx else None
+                _error_document(exc.format_message(), hint, exc.exit_code)
+            raise
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except sqlite3.Error as exc:  # a damaged or unreadable ledger file, met mid-command
@@ -68,7 +89,7 @@ class LeadshareGroup(TyperGroup):
             from leadshare.ledger.store import translate_error
 
             db = ctx.find_root().params.get("db") or os.environ.get("LEADSHARE_DB") or "the ledger"
-            fail(translate_error(exc, str(db)))
+            fail(translate_error(exc, str(db)), as_json)
         except Exception as exc:  # noqa: BLE001 - the last guard before a user would see a traceback
             if _debug_wanted() or isinstance(exc, TyperException):  # usage errors: Typer words them
                 raise
@@ -77,16 +98,30 @@ class LeadshareGroup(TyperGroup):
 
                 fail(query_error(exc, where(ctx).db))
             # only the type: a message could carry a customer's phone number
-            print(
-                f"leadshare: unexpected {type(exc).__name__}; nothing was changed. Run again with --debug for details.",
-                file=sys.stderr,
-            )
-            raise typer.Exit(EXIT_REFUSED)
+            _report(f"unexpected {type(exc).__name__}; nothing was changed",
+                    "run again with --debug for details", EXIT_REFUSED, as_json)
         finally:
             _close_ledgers()
 
 
-def fail(exc: LeadshareError) -> None:
+def _error_document(message: str, hint: str | None, exit_code: int) -> None:
+    import orjson
+
+    error = {"message": message, "hint": hint, "exit_code": exit_code}
+    sys.stdout.write(orjson.dumps({"error": error}, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _report(message: str, hint: str | None, exit_code: int, as_json: bool) -> None:
+    if as_json:
+        _error_document(message, hint, exit_code)
+    print(f"leadshare: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+    raise typer.Exit(exit_code)
+
+
+def fail(exc: LeadshareError, as_json: bool = False) -> None:
+    if as_json:
+        _error_document(exc.message, exc.hint, exc.exit_code)
     lines = exc.lines() if isinstance(exc, RulesError) else [str(exc)]
     for line in lines:
         print(f"leadshare: {line}" if not isinstance(exc, RulesError) else line, file=sys.stderr)
@@ -201,24 +236,35 @@ def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str 
     return w, team, ledger
 
 
-def session(w: Where, need_agent: bool = False):
-    """Ledger + rules + actor + now, for a use case. Run by the owner or a manager under rules
-    other than the ledger's last loaded, its first change puts them in force."""
+def session(w: Where, acting: str | None = None):
+    """Ledger + rules + actor + now, for a use case. `acting` names a command that changes a lead
+    as a person: it needs an identity, so a forgotten --as never passes as the system's. Run by
+    the owner or a manager under rules other than the ledger's last loaded, its first change puts
+    them in force."""
     from leadshare import clock
-    from leadshare.services import Session, find_agent, load_rules_with_first_change
-
+    from leadshare.ledger import is_url
+    from leadshare.services import Session, load_rules_with_first_change
     from leadshare.tiers import with_earned_tiers
 
-    rules_file, ledger = rules_and_ledger(w)
+    ledger = open_ledger(w) if is_url(w.db) else None  # on a server, the login is who acts
+    # a bad rules file stops here, before a ledger file is made
+    rules_file = team_in_force(w, ledger) if ledger else load_team(w)
+    if acting and not w.actor:
+        raise LeadshareError(f"who is acting? `{acting}` changes a lead as a person",
+                             "pass --as AGENT_ID or set LEADSHARE_AGENT (a script: --as system)")
+    actor = acting_id(rules_file, w.actor)
+    ledger = ledger or open_ledger(w)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
-    actor = w.actor or "system"
-    if w.actor:
-        find_agent(team, w.actor)
-    elif need_agent:
-        raise LeadshareError("this command needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
     s = Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
     load_rules_with_first_change(s)
     return s
+
+
+def acting_id(team, given: str | None) -> str:
+    """The roster's spelling of who acts (`--as Pau` is `pau`); no identity is the system."""
+    if not given or given.strip().casefold() == SYSTEM:
+        return SYSTEM
+    return team.find(given.strip()).id
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
@@ -238,29 +284,63 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, markup=False)
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None):
+_RIGHT_ALIGNED = {"#", "id", "assigned", "expected", "share", "exp.share", "open", "open/cap", "capacity", "seq", "weight",
+                  "rows", "count", "diff", "within", "in/out", "contact", "won", "lead"}
+# Cut, these would say something else (a phone one digit short, 14:0 for 14:05): they keep their
+# width, and the other columns wrap around them.
+NEVER_CUT = {"#", "id", "seq", "lead", "phone", "at", "SLA due", "from", "to", "next on duty", "this week"}
+SHORT = 10  # a column no wider than this is not worth cutting either: the long text columns wrap
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]], caption: str | None = None, tz: str | None = None,
+          droppable: list[str] = ()):
+    """Every table people read, made to fit the terminal: a column empty in every row is left out
+    before any value is cut, then the `droppable` ones from the last (the caption names them),
+    NEVER_CUT columns are never cut, and with `tz` a UTC time written inside a cell's text is shown
+    on the team's wall clock like the time columns."""
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    t = Table(title=title, caption=caption, show_lines=False, header_style="bold")
-    for c in columns:
-        justify = "right" if c.lower() in {"#", "id", "assigned", "expected", "share", "open", "capacity", "seq", "weight", "rows", "count", "diff"} else "left"
-        t.add_column(c, justify=justify)
-    for r in rows:
-        t.add_row(*[Text("" if v is None else str(v)) for v in r])
+    from leadshare import clock
+
+    cells = [["" if v is None else clock.wall_clock_in_text(str(v), tz) for v in r] for r in rows]
+    widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
+    keep = [i for i, _ in enumerate(columns) if not cells or any(r[i] for r in cells)]
+    width = console().width
+    dropped = _narrowed(keep, columns, widths, droppable, width)
+    if dropped:
+        caption = " ".join(filter(None, [caption, f"Wider terminal or --json: {', '.join(dropped)}."]))
+    whole = {i for i in keep if columns[i] in NEVER_CUT or widths[i] <= SHORT}
+    if sum(widths[i] + 2 for i in whole) + 3 * (len(keep) - len(whole)) > width:
+        whole = set()  # too narrow to keep them whole: every column gives way, rather than one vanishing
+    t = Table(title=title, caption=caption, show_lines=False, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True, padding=(0, 1, 0, 0), title_justify="left", caption_justify="left")
+    for i in keep:
+        name = columns[i]
+        t.add_column(name, justify="right" if name.lower() in _RIGHT_ALIGNED else "left", no_wrap=i in whole,
+                     min_width=widths[i] if i in whole else None)
+    for r in cells:  # Text: a name like "[b]Ali[/b]" is data, not markup
+        t.add_row(*[Text(r[i]) for i in keep])
     return t
+
+
+def _narrowed(keep: list[int], columns: list[str], widths: list[int], droppable, width: int) -> list[str]:
+    """Leave out droppable columns, the last first, while the table is wider than the terminal."""
+    dropped: list[str] = []
+    for i in sorted((i for i in keep if columns[i] in droppable), reverse=True):
+        if sum(widths[k] + 2 for k in keep) <= width:
+            break
+        keep.remove(i)
+        dropped.insert(0, columns[i])
+    return dropped
 
 
 def local_time(iso: str | None, tz: str | None) -> str:
     """A stored UTC timestamp as the team's wall clock, for tables."""
-    if not iso:
-        return ""
     from leadshare import clock
 
-    dt = clock.from_iso(iso)
-    if tz:
-        dt = dt.astimezone(clock.zone(tz))
-    return dt.strftime("%Y-%m-%d %H:%M")
+    return clock.wall_clock(iso, tz)
 
 
 def deliver_if_asked(s, notify: bool) -> None:

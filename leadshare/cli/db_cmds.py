@@ -63,11 +63,10 @@ def grant(
     owner only. The login gets only the privileges the commands need."""
     from leadshare import clock
     from leadshare.ledger.postgres import roles
-    from leadshare.services import find_agent
 
     w, ledger = _owner_ledger(ctx, db, "grant")
     team = team_in_force(w, ledger)
-    member = find_agent(team, agent)
+    member = team.find(agent)
     roles.grant(ledger, login, member.id, clock.to_utc_iso(clock.now("UTC")), "system")
     role = "manager" if member.is_manager else "agent"
     console().print(f"login {login} now acts as {role} {member.id} on {w.db_name}")

@@ -100,7 +100,7 @@ def export(
 ) -> None:
     """Leads out as csv, json or jsonl, with their owner, times and last note."""
     from leadshare import clock, reports
-    from leadshare.cli.reports_cmds import period_end
+    from leadshare.cli.reports_cmds import period
     from leadshare.models import CLOSED_STATUSES
 
     fmt = fmt.strip().lower()
@@ -128,11 +128,9 @@ def export(
         for a in agents:
             if team.agent(a) is None:
                 raise NotFound(f"--agent {a}: no agent '{a}' in {team.path}", "agents: " + ", ".join(x.id for x in team.agents))
+        agents = [team.agent(a).id for a in agents]  # the roster's spelling: `--agent Ben` is ben
     now = clock.now(team.timezone if team else "UTC")
-    start = clock.parse_when(since, now) if since else None
-    end = period_end(until, now) if until else None
-    if start and end and end < start:
-        raise LeadshareError(f"--since {since} is after --until {until}", "give a period that starts before it ends")
+    start, end = period(since, until, now)
     rows = reports.export_rows(ledger, team, list(dict.fromkeys(statuses)), agents, start, end)
 
     if out is None or str(out) == "-":

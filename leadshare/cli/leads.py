@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import orjson
 import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, reading, rules_and_ledger, table, where,
+    AsOption, DbOption, JsonOption, RulesOption, acting_id, console, emit, local_time, reading, rules_and_ledger, table, where,
 )
 from leadshare.errors import LeadshareError
 
@@ -25,16 +25,22 @@ def lead_json(lead: dict) -> dict:
     return out
 
 
+MINE_TABLE_LIMIT = 50  # a table of more is scrolled past, not read
+
+
 @app.command("mine")
 def mine(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="Closed leads too.")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, metavar="N", help=(
+        f"Only the N most urgent [default {MINE_TABLE_LIMIT} in the table; --json gives all unless --limit is given].")
+    )] = None,
     json_: JsonOption = False,
     db: DbOption = None,
     rules: RulesOption = None,
     as_: AsOption = None,
 ) -> None:
-    """Your leads: open ones, most urgent SLA first (needs --as or LEADSHARE_AGENT)."""
+    """Your leads, most urgent first: not contacted yet by SLA due, then the rest (needs --as or LEADSHARE_AGENT)."""
     from leadshare import clock
     from leadshare.models import CLOSED_STATUSES
 
@@ -42,10 +48,13 @@ def mine(
     team, ledger = rules_and_ledger(w, required=False)  # a granted login is its agent: no --as needed
     if not w.actor:
         raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
-    if team is not None and team.agent(w.actor) is None:
-        raise LeadshareError(f"no agent '{w.actor}' in {team.path}", "agents: " + ", ".join(a.id for a in team.agents))
+    if team is not None:
+        w.actor = acting_id(team, w.actor)
     now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
-    rows = ledger.leads_of(w.actor, include_closed=all_)
+    if limit is None and not json_:
+        limit = MINE_TABLE_LIMIT
+    rows = ledger.leads_of(w.actor, include_closed=all_, limit=limit)
+    total = ledger.count_leads_of(w.actor, all_) if limit is not None and len(rows) == limit else len(rows)
     notes = ledger.last_notes([r["id"] for r in rows])
     data = [
         {
@@ -56,21 +65,24 @@ def mine(
         }
         for r in rows
     ]
-    data.sort(key=lambda d: (not d["overdue"], d["sla_due"] is None, d["sla_due"] or "", d["id"]))
     tz = team.timezone if team else None
 
     def render() -> None:
         if team is not None:
-            console().print(_standing(w, team, ledger))
+            console().print(_standing(w, team, ledger), soft_wrap=True)
+        kind = "" if all_ else "open "
         if not data:
-            console().print(f"{w.actor}: no {'' if all_ else 'open '}leads")
+            console().print(f"{w.actor}: no {kind}leads")
             return
+        more = total - len(data)
+        caption = f"the {len(data)} most urgent; {more:,} more (--limit N, or --json for all)" if more else None
         console().print(
             table(
-                f"{w.actor}: {len(data)} {'' if all_ else 'open '}leads",
+                f"{w.actor}: {total:,} {kind}leads",
                 ["id", "name", "phone", "status", "source", "region", "SLA due", "last note"],
                 [[d["id"], d["name"], d["phone"] or d["email"], d["status"], d["source"], d["region"],
-                  ("OVERDUE " if d["overdue"] else "") + local_time(d["sla_due"], tz), (d["last_note"] or "")[:40]] for d in data],
+                  ("OVERDUE " if d["overdue"] else "") + local_time(d["sla_due"], tz), d["last_note"]] for d in data],
+                caption=caption, tz=tz,
             )
         )
 
@@ -111,7 +123,8 @@ def show(
         owner = out["agent"] or f"nobody: waiting ({out['queued_reason']})"
         c.print(f"  owner {owner}   status {out['status']}   SLA due {local_time(out['sla_due'], tz) or '-'}")
         c.print(table("timeline", ["seq", "at", "type", "by", "agent", "details"],
-                      [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["agent"], _details(t)] for t in timeline]))
+                      [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["agent"], event_details(t)] for t in timeline],
+                      tz=tz))
 
     emit(out, json_, render)
 
@@ -123,23 +136,35 @@ def _standing(w, team, ledger) -> str:
     from leadshare.tiers import with_earned_tiers
 
     s = Session(ledger=ledger, team=with_earned_tiers(team, ledger.earned_tiers()), actor=w.actor, now=clock.now(team.timezone))
-    me = next(a for a in roster.roster(s) if a["id"] == w.actor)
+    (me,) = roster.roster(s, only=w.actor)
     cap = f"/{me['capacity']}" if me["capacity"] is not None else ""
     turns = ", ".join(f"'{r['rule']}' in {r['leads_until_turn']}" for r in me["rotation"] if r["leads_until_turn"])
     return (f"{w.actor}: {me['open']}{cap} open; this week {me['week']['assigned']} leads, "
             f"{me['week']['expected']:.1f} expected by the rules" + (f"; your next lead: {turns}" if turns else ""))
 
 
-def _details(event: dict) -> str:
-    d = event["data"]
+# Keys of event data that are proofs or machinery (digests, hashes, rotation state), not news.
+_UNSHOWN = {"rules", "row", "cands", "state", "digest", "hash", "new", "sla_start", "batch", "file", "pd"}
+
+
+def event_details(event: dict) -> str:
+    """One line saying what an event did, for the `show` timeline and the `log` table."""
+    d, kind = event["data"], event["type"]
     if "text" in d:
         return d["text"]
-    if event["type"] == "assigned":
+    if kind == "assigned":
         if d.get("kept"):
             return "owner kept from the imported file"
-        return f"rule '{d.get('rule')}' ({d.get('strategy')})"
-    if event["type"] == "queued":
+        return f"rule '{d.get('rule')}' ({d.get('strategy')})" + (", returning customer" if d.get("returning") else "")
+    if kind == "queued":
         return d.get("reason") or ""
-    if event["type"] == "duplicate":
+    if kind == "duplicate":
         return f"same customer again in batch {d.get('batch')} row {d.get('row')} (source {d.get('source') or '-'})"
-    return ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("rules", "row", "cands", "state"))
+    if kind in ("status", "reassigned"):
+        how = {"sla": "SLA sweep", "by_rules": "by the rules", "on_leave": "forced: {}", "over_capacity": "over capacity {}"}
+        notes = [text.format(d[k]) for k, text in how.items() if d.get(k)]
+        return f"{d.get('from')} -> {d.get('to')}" + (f" ({', '.join(notes)})" if notes else "")
+    if kind == "imported":
+        return (f"{d.get('rows')} rows: {d.get('imported')} imported, {d.get('duplicates')} duplicates, "
+                f"{d.get('rejected')} rejected, {d.get('queued')} queued")
+    return ", ".join(f"{k}={v}" for k, v in d.items() if k not in _UNSHOWN)

@@ -40,6 +40,8 @@ def log(
     w, team, ledger = reading(ctx, db, rules, as_)
     tz = team.timezone if team else "UTC"
     lead_id = find_lead(ledger, lead)["id"] if lead else None
+    if agent and team is not None and team.agent(agent) is not None:
+        agent = team.agent(agent).id  # the roster's spelling; an agent gone from it is matched as written
     since_at = clock.to_utc_iso(clock.parse_when(since, clock.now(tz))) if since else None
     rows = ledger.log(lead=lead_id, agent=agent, type_=type_, since=since_at, limit=limit)
     data = [
@@ -49,8 +51,16 @@ def log(
     ]
 
     def render() -> None:
-        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "hash"],
-                              [[d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], d["hash"][:12]] for d in data]))
+        from leadshare.cli.leads import event_details
+
+        texts = ledger.note_texts([(d["seq"], d["lead"]) for d in data if d["type"] == "note"])
+        rows = []
+        for d in data:
+            event = {**d, "data": {**d["data"], "text": texts[d["seq"]]}} if d["seq"] in texts else d
+            rows.append([d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], event_details(event),
+                         d["hash"][:12]])
+        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "details", "hash"],
+                              rows, tz=tz))
 
     emit(data, json_, render)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, rules_and_ledger, where
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, rules_and_ledger, table, where
 from leadshare.errors import LeadshareError
 
 _DAY_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2}|today|yesterday)\s*", re.IGNORECASE)
@@ -26,6 +26,18 @@ def period_end(text: str, now: datetime) -> datetime:
         nxt = clock.localize(start.replace(tzinfo=None) + timedelta(days=1), start.tzinfo)
         return nxt - timedelta(seconds=1)
     return start
+
+
+def period(since: str | None, until: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as moments; a span given with --until counts back from it, not from
+    now (`--since 7d --until 2026-06-30` is the last week of June)."""
+    from leadshare import clock
+
+    end = period_end(until, now) if until else None
+    start = clock.parse_when(since, end if end is not None and clock.is_span(since) else now) if since else None
+    if start is not None and end is not None and end <= start:
+        raise LeadshareError(f"--since {since} is not before --until {until}", "give a period that starts before it ends")
+    return start, end
 
 
 @app.command("fairness")
@@ -48,75 +60,60 @@ def fairness(
     w = where(ctx, db, rules, as_)
     team, ledger = rules_and_ledger(w)
     now = clock.now(team.timezone)
-    start = clock.parse_when(since or "30d", now)
-    end = period_end(until, now) if until else now
-    if end <= start:
-        raise LeadshareError(f"--since {since or '30d'} is not before --until {until or 'now'}",
-                             "give a period that starts before it ends")
+    start, end = period(since or "30d", until, now)
+    if end is None:
+        end = now
+        if end <= start:
+            raise LeadshareError(f"--since {since} is not before now", "give a period that starts before it ends")
     data = reports.fairness(ledger, team, start, end, by=by)
 
     def render() -> None:
-        from rich import box
-        from rich.table import Table
-        from rich.text import Text
-
         tz = clock.zone(team.timezone)
         period = (f"{clock.from_iso(data['since']).astimezone(tz):%Y-%m-%d %H:%M} to "
                   f"{clock.from_iso(data['until']).astimezone(tz):%Y-%m-%d %H:%M} ({team.timezone})")
-        # (header, right-aligned, cells); narrow terminals drop the columns at the end of PRIORITY first
-        cols: dict[str, tuple[bool, list[str]]] = {by: (False, [])}
         notes = {
             "in/out": "in/out: leads reassigned to / away from the agent in the period.",
             "within": f"within: Gini of the {by}'s split between agents (its expected is its own leads).",
             "contact": "contact: median time to first contact.",
             "won": "won: won / closed.",
         }
-        names = ["assigned", "expected", "diff" if by == "agent" else "within", "open/cap" if by == "agent" else "open"]
+        names = [by, "assigned", "expected", "diff" if by == "agent" else "within", "open/cap" if by == "agent" else "open"]
         names += ["in/out"] if by == "agent" else ["agents off"]
         names += ["contact", "won", "share", "exp.share"]
-        for n in names:
-            cols[n] = (n != "agents off", [])
-        for g in data["groups"]:
-            mark = " !" if g["flagged"] else ""
-            cells = {
-                by: g["key"], "assigned": str(g["assigned"]), "expected": f"{g['expected']:.1f}",
-                "share": f"{g['share']:.0%}", "exp.share": f"{g['expected_share']:.0%}",
-                "contact": reports.minutes_text(g["median_first_contact_minutes"]),
-                "won": "-" if g["conversion"] is None else f"{g['won']}/{g['closed']}",
-            }
-            if by == "agent":
-                cells["diff"] = f"{g['difference']:+.1f}{mark}"
-                cells["open/cap"] = f"{g['open']}/{'-' if g['capacity'] is None else g['capacity']}"
-                cells["in/out"] = f"{g['reassigned_in']}/{g['reassigned_out']}"
-            else:
-                cells["within"] = f"{g['gini']:.2f}{mark}"
-                cells["open"] = str(g["open"])
-                cells["agents off"] = ", ".join(f"{a['key']} {a['difference']:+.1f}" for a in g["agents"] if a["flagged"]) or "-"
-            for n, (_, values) in cols.items():
-                values.append(cells[n])
-        width = console().width
-        shown = list(cols)
-
-        def need(columns: list[str]) -> int:
-            return sum(max(len(c), *(len(v) for v in cols[c][1]), 1) + 3 for c in columns) + 1  # padding, rules
-        while need(shown) > width and len(shown) > 4:
-            shown.pop()
-        t = Table(title=f"fairness by {by}, {period}", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False,
-                  caption_justify="left")
-        for n in shown:
-            t.add_column(n, justify="right" if cols[n][0] else "left", no_wrap=n != "agents off")
-        for i in range(len(data["groups"])):  # Text: a source or territory like "[/red]" is data, not markup
-            t.add_row(*[Text(cols[n][1][i]) for n in shown])
+        rows = [_fairness_cells(g, by) for g in data["groups"]]
+        # narrow terminals lose the columns after the first four, the last first
+        t = table(f"fairness by {by}, {period}", names, [[r[n] for n in names] for r in rows], droppable=names[4:])
+        shown = [str(c.header) for c in t.columns]
         t.caption = " ".join(
             [f"{data['total']} leads assigned. Gini of assigned vs expected per agent: {data['gini']:.3f} "
              f"(0 = exactly as the rules intend). ! = more than {reports.TOLERANCE_LEADS} leads and "
              f"{reports.TOLERANCE_SHARE:.0%} of expected away."]
-            + [notes[n] for n in shown if n in notes]
-            + ([f"Wider terminal or --json: {', '.join(n for n in cols if n not in shown)}."] if len(shown) < len(cols) else [])
+            + [notes[n] for n in shown if n in notes] + ([t.caption] if t.caption else [])
         )
         console().print(t)
 
     emit(data, json_, render)
+
+
+def _fairness_cells(g: dict, by: str) -> dict[str, str]:
+    from leadshare import reports
+
+    mark = " !" if g["flagged"] else ""
+    cells = {
+        by: g["key"], "assigned": str(g["assigned"]), "expected": f"{g['expected']:.1f}",
+        "share": f"{g['share']:.0%}", "exp.share": f"{g['expected_share']:.0%}",
+        "contact": reports.minutes_text(g["median_first_contact_minutes"]),
+        "won": "-" if g["conversion"] is None else f"{g['won']}/{g['closed']}",
+    }
+    if by == "agent":
+        cells["diff"] = f"{g['difference']:+.1f}{mark}"
+        cells["open/cap"] = f"{g['open']}/{'-' if g['capacity'] is None else g['capacity']}"
+        cells["in/out"] = f"{g['reassigned_in']}/{g['reassigned_out']}"
+    else:
+        cells["within"] = f"{g['gini']:.2f}{mark}"
+        cells["open"] = str(g["open"])
+        cells["agents off"] = ", ".join(f"{a['key']} {a['difference']:+.1f}" for a in g["agents"] if a["flagged"]) or "-"
+    return cells
 
 
 @app.command("dashboard")

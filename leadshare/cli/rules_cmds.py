@@ -55,21 +55,23 @@ def check(
         raise typer.Exit(EXIT_ATTENTION)
 
 
-def _lead_fields(db: Path) -> set[str] | None:
+def _lead_fields(db: str) -> set[str] | None:
     """The fields the leads in the ledger at `db` have; None when there is no ledger (none is made
     by checking) or it holds no lead yet."""
-    if not db.is_file() or db.stat().st_size == 0:
-        return None
+    from leadshare.errors import LeadshareError
+    from leadshare.ledger import open_readonly
     from leadshare.ledger.store import Ledger, translate_error
 
     try:
-        ledger = Ledger.open_readonly(str(db))
+        ledger = open_readonly(db)
+        if ledger is None:
+            return None
         try:
             return None if ledger.has_no_leads() else ledger.lead_field_names()
         finally:
             ledger.close()
-    except Ledger.DatabaseError as exc:  # the rules are still checked; only the comparison is lost
-        problem = translate_error(exc, str(db)).message
+    except (Ledger.DatabaseError, LeadshareError) as exc:  # the rules are still checked; only the comparison is lost
+        problem = exc.message if isinstance(exc, LeadshareError) else translate_error(exc, db).message
         typer.echo(f"leadshare: warning: {problem}; the rules' fields were not compared with its leads", err=True)
         return None
 

@@ -32,13 +32,20 @@ def agents(
     def render() -> None:
         console().print(table(
             f"team at {s.now:%a %Y-%m-%d %H:%M} ({s.team.timezone})",
-            ["agent", "name", "takes leads", "on duty", "open", "capacity", "tier", "weight"],
+            ["agent", "name", "takes leads", "on duty", "open", "capacity", "tier", "weight", "this week", "next lead in"],
             [[a["id"], a["name"], "yes" if a["available"] else f"no: {a['reason']}",
               "yes" if a["on_duty"] else (a["off_duty"] or "no"), a["open"],
-              "-" if a["capacity"] is None else a["capacity"], a["tier"] or "-", a["weight"]] for a in data],
+              "-" if a["capacity"] is None else a["capacity"], a["tier"] or "-", a["weight"],
+              f"{a['week']['assigned']} of {a['week']['expected']:.1f}", _next_turns(a["rotation"])] for a in data],
+            caption="this week: leads since Monday against what the rules intended; next lead in: leads each rule "
+                    "decides before this agent's turn, if everyone stays as available as now",
         ))
 
     emit(data, json_, render)
+
+
+def _next_turns(rotation: list[dict]) -> str:
+    return ", ".join(f"'{r['rule']}' in {r['leads_until_turn']}" for r in rotation if r["leads_until_turn"]) or "-"
 
 
 @leave_app.command("add")
@@ -57,7 +64,16 @@ def leave_add(
     from leadshare import workflow
 
     out = workflow.add_leave(session(where(ctx, db, rules, as_)), agent, start, end, reason)
-    emit(out, json_, lambda: console().print(f"leave {out['id']}: {agent} {out['from']} to {out['to']}"))
+
+    def render() -> None:
+        if not out["already_recorded"]:
+            console().print(f"leave {out['id']}: {out['agent']} {out['from']} to {out['to']}")
+        else:
+            where_kept = f"as leave {out['id']}" if out["id"] else "in the rules file"
+            console().print(f"{out['agent']}'s leave {out['from']} to {out['to']} is already recorded {where_kept}; nothing changed",
+                            soft_wrap=True)
+
+    emit(out, json_, render)
 
 
 @leave_app.command("list")

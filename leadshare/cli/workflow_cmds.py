@@ -65,7 +65,7 @@ def note(
     """Append a shared note to a lead's timeline."""
     from leadshare import workflow
 
-    out = workflow.add_note(session(where(ctx, db, rules, as_)), lead, text)
+    out = workflow.add_note(session(where(ctx, db, rules, as_), acting="note"), lead, text)
     console().print(f"noted on lead {out['lead']}")
 
 
@@ -82,7 +82,7 @@ def status(
     """Move a lead in the pipeline."""
     from leadshare import workflow
 
-    out = workflow.change_status(session(where(ctx, db, rules, as_)), lead, new_status, note)
+    out = workflow.change_status(session(where(ctx, db, rules, as_), acting="status"), lead, new_status, note)
     console().print(f"lead {out['lead']}: {out['from']} -> {out['to']}")
 
 
@@ -95,6 +95,7 @@ def reassign(
     by_rules: Annotated[bool, typer.Option("--by-rules", help="With --from: spread the leads through the normal rules.")] = False,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why; it goes on each lead's timeline.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --from: show who would get what; change nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Hand over to an agent on leave all the same.")] = False,
     json_: JsonOption = False,
     notify: NotifyOption = False,
     db: DbOption = None,
@@ -106,27 +107,44 @@ def reassign(
 
     if not reason:
         raise LeadshareError("a handover needs --reason", 'for example --reason "customer speaks Tamil"')
-    s = session(where(ctx, db, rules, as_))
+    s = session(where(ctx, db, rules, as_), acting="reassign")
     if from_ is not None:
         if lead is not None:
             raise LeadshareError("give a LEAD or --from AGENT, not both", "--from moves all of that agent's open leads")
-        result = workflow.reassign_all(s, from_, to, by_rules, reason, dry_run=dry_run)
+        result = workflow.reassign_all(s, from_, to, by_rules, reason, dry_run=dry_run, force=force)
 
         def render() -> None:
             verb = "would move" if dry_run else "moved"
             console().print(f"{verb} {result['moved']} open leads of {from_}" + (f"; {result['stayed']} found nobody eligible and stay" if result["stayed"] else ""))
             if result["leads"]:
                 console().print(table(None, ["lead", "to"], [[p["lead"], p["to"] or f"(stays: {p.get('reason')})"] for p in result["leads"]]))
-
-        emit(result, json_, render)
     else:
         if lead is None or to is None or by_rules or dry_run:
             raise LeadshareError("reassign LEAD --to AGENT --reason TEXT, or reassign --from AGENT (--to AGENT | --by-rules) --reason TEXT",
                                  "see `leadshare reassign --help`")
-        result = workflow.reassign(s, lead, to, reason)
-        emit(result, json_, lambda: console().print(f"lead {result['lead']}: {result['from']} -> {result['to']}"))
+        result = workflow.reassign(s, lead, to, reason, force=force)
+
+        def render() -> None:
+            console().print(f"lead {result['lead']}: {result['from']} -> {result['to']}")
+
+    for warning in result["warnings"]:
+        console(stderr=True).print(f"warning: {warning}", soft_wrap=True)
+    emit(result, json_, render)
     if not dry_run:
         deliver_if_asked(s, notify)
+    _exit_if_leads_stayed(result, from_)
+
+
+def _exit_if_leads_stayed(result: dict, from_: str | None) -> None:
+    """`--by-rules` that found nobody for some leads is not done: name them, exit 1."""
+    stayed = [p["lead"] for p in result.get("leads", []) if not p["to"]]
+    if not stayed:
+        return
+    shown = ", ".join(map(str, stayed[:20])) + (f" and {len(stayed) - 20:,} more" if len(stayed) > 20 else "")
+    verb = "would stay" if result["dry_run"] else "stay"
+    console(stderr=True).print(f"leadshare: {len(stayed)} leads {verb} with {from_}, nobody eligible took them: {shown} "
+                               f"(see `leadshare explain LEAD`; hand them over with --to AGENT)", soft_wrap=True)
+    raise typer.Exit(EXIT_ATTENTION)
 
 
 @app.command("sweep")
@@ -201,7 +219,7 @@ def forget(
     """Erase a customer's personal fields, keeping the audit chain verifiable (manager only)."""
     from leadshare import workflow
 
-    out = workflow.forget(session(where(ctx, db, rules, as_)), lead)
+    out = workflow.forget(session(where(ctx, db, rules, as_), acting="forget"), lead)
     if not out["complete"]:
         console(stderr=True).print(
             f"lead {out['lead']}: erased from the ledger, but another program is still reading older pages of it; "
@@ -209,3 +227,5 @@ def forget(
         raise typer.Exit(EXIT_ATTENTION)
     what = "already erased; no old copies remain" if out["again"] else "name, phone, email and notes erased"
     console().print(f"lead {out['lead']}: {what}; the audit chain still verifies")
+    if out["note"]:
+        console().print(out["note"])

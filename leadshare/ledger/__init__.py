@@ -26,19 +26,36 @@ def display_name(db: str | os.PathLike) -> str:
 def open_ledger(db: str | os.PathLike):
     """The ledger at `db`, created and migrated to the latest schema on first use."""
     if is_url(db):
-        try:
-            from leadshare.ledger.postgres.store import PostgresLedger
-        except ImportError as exc:
-            if exc.name is None or not exc.name.startswith("psycopg"):
-                raise
-            from leadshare.errors import LedgerError
-            from leadshare.ledger.postgres.connect import INSTALL_HINT
-
-            raise LedgerError(f"{display_name(db)}: PostgreSQL support is not installed", INSTALL_HINT) from None
-        return PostgresLedger.open(str(db))
+        return _postgres(db).open(str(db))
     from leadshare.ledger.store import Ledger
 
     return Ledger.open(db)
+
+
+def open_readonly(db: str | os.PathLike):
+    """The ledger at `db` to read without writing to it: none is created, none migrated. None
+    when there is no ledger there yet."""
+    if is_url(db):
+        return _postgres(db).open_readonly(str(db))
+    if not os.path.isfile(db) or os.path.getsize(db) == 0:
+        return None
+    from leadshare.ledger.store import Ledger
+
+    return Ledger.open_readonly(str(db))
+
+
+def _postgres(db: str | os.PathLike):
+    """The PostgreSQL ledger class, or why it cannot be had."""
+    try:
+        from leadshare.ledger.postgres.store import PostgresLedger
+    except ImportError as exc:
+        if exc.name is None or not exc.name.startswith("psycopg"):
+            raise
+        from leadshare.errors import LedgerError
+        from leadshare.ledger.postgres.connect import INSTALL_HINT
+
+        raise LedgerError(f"{display_name(db)}: PostgreSQL support is not installed", INSTALL_HINT) from None
+    return PostgresLedger
 
 
 def ledger_exists(db: str | os.PathLike) -> bool:

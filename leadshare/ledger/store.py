@@ -52,9 +52,12 @@ def translate_error(exc: sqlite3.Error, path: str) -> LedgerError:
     return LedgerError(f"{path}: ledger error: {exc}", "run `leadshare verify`; --debug shows details")
 
 
-# Open leads, written out so SQLite matches it to the partial index leads_open_agent (a bound
+# Open leads, written out so SQLite matches it to the partial index leads_open_urgency (a bound
 # parameter would not match): an agent's open leads are read without visiting years of closed ones.
 OPEN_LEADS = " AND ".join(f"status <> '{s}'" for s in CLOSED_STATUSES)
+# Most urgent first: not contacted yet, by SLA due (none last), then the contacted ones. The
+# expressions are leads_open_urgency's, so open leads come in index order and LIMIT stops early.
+URGENCY = "first_contact_at IS NOT NULL, coalesce(sla_due, '~'), id"
 
 
 PAGE_SIZE = 16384
@@ -121,8 +124,7 @@ class Ledger:
                 # before the first table: bigger pages make a million-lead import ~5% faster and
                 # cost a single-lead read nothing it would notice
                 conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA cache_size = {CACHE_KIB}")  # bulk imports update several indexes
             ledger._migrate()
@@ -411,11 +413,13 @@ class Ledger:
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
 
+    # every key of the leads' attributes, in the backend's JSON functions
+    _ATTRIBUTE_KEYS = "SELECT DISTINCT j.key FROM leads, json_each(leads.attrs) AS j WHERE leads.attrs != '{}'"
+
     def lead_field_names(self) -> set[str]:
         """Every field at least one lead has: its attribute keys, and the standard columns rules can
         test (external_id, source, region) where some lead holds a value."""
-        names = {row["key"] for row in self.query(
-            "SELECT DISTINCT j.key AS key FROM leads, json_each(leads.attrs) AS j WHERE leads.attrs != '{}'")}
+        names = {key for key, in self.conn.execute(self._ATTRIBUTE_KEYS)}
         for column in ("external_id", "source", "region"):  # fixed names, not input
             if self.scalar(f"SELECT EXISTS (SELECT 1 FROM leads WHERE coalesce({column}, '') != '')"):
                 names.add(column)
@@ -460,9 +464,15 @@ class Ledger:
         rows = self.query("SELECT * FROM leads WHERE external_id = ? ORDER BY id DESC LIMIT 1", (text,))
         return rows[0] if rows else None
 
-    def leads_of(self, agent: str, include_closed: bool) -> list[dict]:
+    def leads_of(self, agent: str, include_closed: bool, limit: int | None = None) -> list[dict]:
+        """An agent's leads, most urgent first; the first `limit` of them only, when given."""
         sql = "SELECT * FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {OPEN_LEADS}")
-        return self.query(sql + " ORDER BY sla_due IS NULL, sla_due, id", [agent])
+        return self.query(sql + f" ORDER BY {URGENCY}" + (" LIMIT ?" if limit is not None else ""),
+                          [agent] if limit is None else [agent, limit])
+
+    def count_leads_of(self, agent: str, include_closed: bool) -> int:
+        sql = "SELECT count(*) FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {OPEN_LEADS}")
+        return self.scalar(sql, [agent]) or 0
 
     def queued_leads(self, closed: Sequence[str]) -> list[dict]:
         """Leads waiting for an owner, oldest first (a lead closed while waiting waits no more)."""
@@ -586,6 +596,10 @@ class Ledger:
     def _scrub_freed_space(self) -> None:
         self.conn.execute("PRAGMA secure_delete = ON")
 
+    def erasure_note(self) -> str | None:
+        """What `forget` cannot reach and the user must know of (nothing here: see checkpoint)."""
+        return None
+
     def checkpoint(self) -> bool:
         """Fold the WAL into the main file and truncate it, so erased bytes leave the -wal file too.
         False when a reader still holds older pages and the WAL could not be emptied."""
@@ -649,6 +663,18 @@ class Ledger:
                 chunk,
             ):
                 out[lead] = text
+        return out
+
+    def note_texts(self, events: list[tuple[int, int]]) -> dict[int, str]:
+        """The text of each note event, by seq; `events` are its (seq, lead) pairs (notes are
+        indexed by lead)."""
+        wanted = {seq for seq, _ in events}
+        out: dict[int, str] = {}
+        for chunk in _chunks(sorted({lead for _, lead in events})):
+            marks = ",".join("?" * len(chunk))
+            for seq, text in self.conn.execute(f"SELECT seq, text FROM notes WHERE lead IN ({marks})", chunk):
+                if seq in wanted and text is not None:
+                    out[seq] = text
         return out
 
     def notes_of(self, lead_id: int) -> dict[int, dict]:
@@ -790,6 +816,26 @@ class Ledger:
 
     def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:
         return self.conn.execute("SELECT hash, data FROM candidate_sets")
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new ledger to WAL. The switch takes the file's exclusive lock without calling the
+    busy handler, so another process holding any lock on the new file at that moment (a second cron
+    job, a reader) made it fail at once as "busy": it waits for the lock like every other step."""
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.001
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def _seconds_between(start: str, end: str) -> float:

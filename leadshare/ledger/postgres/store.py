@@ -29,8 +29,9 @@ WRITE_LOCK = 0x4C534852
 
 @functools.lru_cache(maxsize=1024)
 def _dialect(sql: str) -> str:
-    """The shared SQL in PostgreSQL's words: %s placeholders and an empty bytea literal."""
-    return sql.replace("?", "%s").replace("x''", "'\\x'::bytea")
+    """The shared SQL in PostgreSQL's words: %s placeholders, an empty bytea literal, and 'no SLA
+    due' sorting last as the timestamp 'infinity' (SQLite's text '~' is no timestamp here)."""
+    return sql.replace("?", "%s").replace("x''", "'\\x'::bytea").replace("coalesce(sla_due, '~')", "coalesce(sla_due, 'infinity')")
 
 
 class _Connection:
@@ -65,19 +66,32 @@ class PostgresLedger(Ledger):
 
     @classmethod
     def open(cls, url: str) -> "PostgresLedger":
+        """The ledger in the database at `url`, its schema created or migrated on first use."""
+        return cls._opened(url, migrate=True)
+
+    @classmethod
+    def open_readonly(cls, url: str) -> "PostgresLedger | None":
+        """The ledger to read without changing the database; None when it holds none yet."""
+        return cls._opened(url, migrate=False)
+
+    @classmethod
+    def _opened(cls, url: str, migrate: bool) -> "PostgresLedger | None":
         ledger = cls(connect(url), url)
         try:
             ledger.conn.execute(f"SET search_path = {SCHEMA}")
             ledger._identity = roles.identity(ledger)
             ledger.login = ledger._identity.login
             acting_agent(ledger._identity, None)  # a login granted nothing reads nothing: say so first
-            ledger._migrate()
-        except psycopg.Error as exc:
+            if migrate:
+                ledger._migrate()
+            elif ledger._schema_version() == 0:
+                ledger.close()
+                return None
+        except (psycopg.Error, LeadshareError) as exc:
             ledger.close()
+            if isinstance(exc, LeadshareError):
+                raise
             raise ledger.translate(exc) from None
-        except LeadshareError:
-            ledger.close()
-            raise
         return ledger
 
     def identity(self) -> Identity:
@@ -134,6 +148,7 @@ class PostgresLedger(Ledger):
         self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
     _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    _ATTRIBUTE_KEYS = "SELECT DISTINCT jsonb_object_keys(attrs::jsonb) FROM leads WHERE attrs <> '{}'"
 
     def _has_log(self) -> bool:
         return self.scalar("SELECT to_regclass('leadshare.events')") is not None
@@ -216,3 +231,8 @@ class PostgresLedger(Ledger):
 
     def checkpoint(self) -> bool:
         return True
+
+    def erasure_note(self) -> str:
+        return ("note: copies of this database made before (backups, replicas, archived or old WAL) still hold "
+                "the erased details until their own retention purges them; the server reclaims the old row "
+                "versions at its next VACUUM")

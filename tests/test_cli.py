@@ -1,0 +1,44 @@
+"""The command line itself: help in every form, and failures a script can read under --json."""
+
+from __future__ import annotations
+
+import orjson
+
+from conftest import lead_rows, write_csv
+
+
+def test_dash_h_is_help_for_leadshare_and_every_command(cli):
+    for args in ((), ("import",), ("leave", "add")):
+        short, long = cli(*args, "-h"), cli(*args, "--help")
+        assert short.exit_code == 0 and short.stdout == long.stdout and "Usage: leadshare" in short.stdout
+
+
+def test_leadshare_help_command_shows_the_help_of_leadshare_or_of_a_command(cli):
+    assert cli("help").stdout == cli("--help").stdout
+    assert cli("help", "import").stdout == cli("import", "--help").stdout
+    assert cli("help", "leave", "add").stdout == cli("leave", "add", "--help").stdout
+    unknown = cli("help", "imprt")
+    assert unknown.exit_code == 2 and unknown.stderr.startswith("leadshare: no command 'imprt' (commands: add, agents,")
+
+
+def test_a_failing_command_under_json_still_prints_one_json_document(cli):
+    result = cli("show", "999", "--json")
+    assert result.exit_code == 2
+    assert orjson.loads(result.stdout) == {"error": {
+        "message": "no lead '999' in leadshare.db",
+        "hint": "use the id shown by `leadshare mine` or `leadshare log`, or the lead's external id",
+        "exit_code": 2}}
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("leadshare: no lead '999'")
+
+
+def test_a_usage_error_under_json_is_a_json_document_too(cli):
+    result = cli("mine", "--as", "ben", "--json", "--colour")
+    assert result.exit_code == 2
+    assert orjson.loads(result.stdout) == {"error": {"message": "No such option: --colour",
+                                                    "hint": "see `leadshare mine --help`", "exit_code": 2}}
+
+
+def test_an_import_that_needs_attention_under_json_prints_its_result_not_an_error(cli, tmp_path):
+    write_csv(tmp_path / "leads.csv", lead_rows(1) + ["X-1,Nobody,,,facebook,KL,residential"])
+    result = cli("import", "leads.csv", "--json")
+    assert result.exit_code == 1 and orjson.loads(result.stdout)["rejected"] == 1
