@@ -391,6 +391,7 @@ class _BatchWriter:
         self.rows: list[tuple] = []
         self.events: list[tuple] = []
         self.by_agent_ids: dict[str, list[int]] = {}
+        self.other_contacts: list[tuple[int, str, str]] = []  # (lead, kind, key) of list cells' other values
         self.notify = s.team.notify is not None  # each agent is told of their new leads
         self.first_seq = s.ledger.last_seq() + 1  # of the pending events
 
@@ -414,6 +415,9 @@ class _BatchWriter:
             return
         ledger = self.s.ledger
         ledger.insert_leads(self.rows)
+        if self.other_contacts:
+            ledger.insert_other_contacts(self.other_contacts)
+            self.other_contacts = []
         seqs = ledger.append(self.events, at=self.s.at, actor=self.s.actor)
         assert seqs[0] == self.first_seq, "another writer appended during the import"
         self.first_seq += len(self.events)
@@ -445,12 +449,16 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     estimate = parsed.estimated_rows
     lookup = False  # ask the ledger for each chunk's keys
     bulk = 0
+    others_known = False  # the ledger holds list cells' other phones and emails
     if not ledger.has_no_leads():
+        others_known = ledger.has_other_contacts()
         if estimate >= BULK_LEADS and estimate > ledger.lead_count():
             # A file bigger than the ledger: its leads' indexes are rebuilt after the load (see
             # Ledger.bulk_load), so they cannot answer per chunk; the smaller ledger's keys are
             # read once instead (no more entries than the file itself adds).
             _add_existing(seen, ledger.all_leads(), first_new)
+            if others_known:
+                _add_existing(seen, ledger.leads_by_other_contacts(), first_new)
             bulk = estimate
         else:
             lookup = True  # indexes stay: bulk_load(0) never drops them
@@ -470,12 +478,18 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             email_key = email_key_of(r.email) if r.email_usable else None
             attrs = canonical(r.attrs).decode()
             pd = personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key)
+            keys = _keys(r.external_id, phone_key, email_key)
+            others = ()  # a list cell's other phones and emails: they match duplicates too
+            if r.more_phones or r.more_emails:
+                others = [("p", p) for p in r.more_phones] + [("e", email_key_of(e)) for e in r.more_emails]
+                keys += [f"{kind}:{key}" for kind, key in others]
             out.append((
                 r.row,
                 (r.external_id, r.name, r.phone, r.email, phone_key, email_key, pd, r.source, r.region, attrs),
-                _keys(r.external_id, phone_key, email_key),
+                keys,
                 row_digest(r.external_id, r.source, r.region, attrs, batch, s.at, pd),
                 r.attrs if need_attrs else None,
+                others,
             ))
         return out
 
@@ -491,10 +505,13 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
             if lookup:
                 _add_existing(seen, ledger.matching_leads(
                     (p[1][0] for p in prepared if p[1][0]),
-                    (p[1][4] for p in prepared if p[1][4]),
-                    (p[1][5] for p in prepared if p[1][5]),
+                    (k[2:] for p in prepared for k in p[2] if k[0] == "p"),  # list cells' other values too
+                    (k[2:] for p in prepared for k in p[2] if k[0] == "e"),
                 ), first_new)
-            for i, (row_no, head, keys, digest, attrs) in enumerate(prepared):
+                if others_known:
+                    _add_existing(seen, ledger.leads_by_other_contacts(
+                        k[2:] for p in prepared for k in p[2] if k[0] != "x"), first_new)
+            for i, (row_no, head, keys, digest, attrs, others) in enumerate(prepared):
                 if progress and i % 2000 == 0:
                     progress(start + int(step * i), total)
                 matches = []
@@ -547,6 +564,8 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                 if agent_id:
                     by_agent[agent_id] = by_agent.get(agent_id, 0) + 1
                 writer.add(row, event)
+                if others:
+                    writer.other_contacts.extend((lead_id, kind, key) for kind, key in others)
                 mine = (lead_id, status, agent_id)  # one tuple shared by the lead's keys
                 if not matches:  # none of its keys is known yet (most leads)
                     for key in keys:
@@ -624,7 +643,10 @@ def _add_existing(seen: dict[str, tuple | list[tuple]], rows: Iterable[dict], fi
         if lead_id >= first_new:
             continue
         entry = (lead_id, row["status"], row["agent"])
-        for key in _keys(row["external_id"], row["phone_key"], row["email_key"]):
+        keys = _keys(row["external_id"], row["phone_key"], row["email_key"])
+        if row.get("other_key"):  # found by a list cell's other phone or email
+            keys.append(f"{row['other_kind']}:{row['other_key']}")
+        for key in keys:
             found = seen.get(key)
             if found is None:
                 seen[key] = entry

@@ -749,6 +749,13 @@ def test_rules_check_compares_field_names_as_snake_case(cli, rules, tmp_path):
     assert "'Product Interest'" not in result.stderr and "'language'" in result.stderr
 
 
+def test_rules_check_knows_a_rules_product_finds_the_leads_product_interest(cli, rules, tmp_path):
+    rules.write_text(rules.read_text().replace("when: {product: commercial}", "when: {product: commercial, language: zh}"))
+    _import_one_lead(cli, tmp_path)
+    result = cli("rules", "check", "rules.yaml")
+    assert "'product'" not in result.stderr and "'language'" in result.stderr
+
+
 def test_rules_check_without_a_ledger_warns_about_no_field_and_creates_none(cli, rules, tmp_path):
     _rules_testing_fields(rules)
     result = cli("rules", "check", "--db", "nowhere.db", "rules.yaml")

@@ -89,3 +89,14 @@ def test_the_readme_cron_lines_run_from_the_home_folder(tmp_path):
         done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True, env=env, cwd=home)
         assert done.returncode == 0, (command, done.stderr)
     assert (team / "leadshare.db").exists() and os.listdir(home) == []
+
+
+def test_the_nightly_import_summary_is_one_line_in_the_cron_mail(tmp_path):
+    (tmp_path / "rules.yaml").write_text(TEAM_YAML)
+    name = "leads-exported-nightly-from-the-agency-crm-2026-11-25.csv"
+    write_csv(tmp_path / name, lead_rows(4) + ["FB-X,No Contact,,,facebook,KL,residential"])
+    nightly = run(tmp_path, "import", name, now="2026-11-25T02:00:00")
+    assert nightly.returncode == 1, nightly.stderr
+    summary = [line for line in nightly.stdout.splitlines() if line.startswith(name)]
+    assert summary == [f"{name}: imported 4 of 5 rows as batch 1: 4 assigned, 0 queued, 0 duplicates, 1 rejected"]
+    assert f"rejected rows and their reasons: {name[:-4]}.rejected.csv" in nightly.stdout.splitlines()

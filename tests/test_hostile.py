@@ -410,8 +410,8 @@ def test_random_rows_are_each_imported_or_rejected_with_a_reason(cli, tmp_path, 
         return  # hypothesis replayed an example: the same file is only "already imported"
     path.write_bytes(data)
     result = check_import(cli, tmp_path / "random.db", str(path))  # one ledger for all examples
-    if result is not None and quoting:
-        assert result["rows"] == len(rows), (result, rows)
+    if result is not None and quoting:  # a row of blank cells is skipped like a blank line
+        assert result["rows"] == sum(any(c.strip() for c in r) for r in rows), (result, rows)
 
 
 # ---- rules files -----------------------------------------------------------------------------

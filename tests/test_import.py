@@ -6,6 +6,7 @@ import pytest
 
 
 import orjson
+import pytest
 
 from conftest import CSV_HEADER, lead_rows, ledger_conn, phone, write_csv
 
@@ -442,3 +443,33 @@ def test_a_utf8_file_with_a_bad_byte_keeps_its_chinese_names_and_warns_with_the_
     assert result.exit_code == 0, result.stderr
     assert "warning: leads.csv row 2 (line 3): holds bytes that are not UTF-8" in result.stderr
     assert "张伟" in cli("show", "1").stdout
+
+
+@pytest.mark.parametrize("ledger_read_whole", [False, True])
+def test_every_value_of_a_list_cell_matches_duplicates(cli, tmp_path, monkeypatch, ledger_read_whole):
+    if ledger_read_whole:  # a file bigger than the ledger: its keys are read once, not per chunk
+        monkeypatch.setattr("leadshare.services.BULK_LEADS", 1)
+    write_csv(tmp_path / "first.csv", [f"FB-1,Siti,{phone(1)},siti@example.com,facebook,KL,residential"])
+    cli.json("import", "first.csv")
+    krayin = 'name,emails,contact_numbers\n'
+    write_csv(tmp_path / "persons.csv", [
+        # Siti again: her known email is this cell's second value
+        '"Siti A","[{""label"":""work"",""value"":""s.work@example.com""},{""label"":""home"",""value"":""siti@example.com""}]",',
+        f'Abu,abu@example.com; abu.kerja@example.com,"{phone(7)}"',
+        f"Abu again,abu.kerja@example.com,",  # the second email of the row above
+    ], header=krayin)
+    out = cli.json("import", "persons.csv")
+    assert out["columns"] == {"name": "name", "emails": "email", "contact_numbers": "phone"}
+    assert (out["imported"], out["duplicates"], out["rejected"]) == (1, 2, 0)
+    # a later file: Abu by his second email, known only from the list cell
+    write_csv(tmp_path / "later.csv", ["FB-9,Abu,,ABU.KERJA@example.com,web,KL,residential"] + lead_rows(2, start=20))
+    assert cli.json("import", "later.csv")["duplicates"] == 1
+
+
+def test_forget_erases_a_list_cells_other_phones_and_emails(cli, tmp_path):
+    write_csv(tmp_path / "persons.csv", [f'Abu,abu@example.com; abu.kerja@example.com,"{phone(7)}; {phone(8)}"'],
+              header="name,emails,contact_numbers\n")
+    cli.json("import", "persons.csv")
+    assert len(ledger_rows("other_contacts")) == 2
+    assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    assert ledger_rows("other_contacts") == []

@@ -650,3 +650,26 @@ def test_a_utf8_file_with_a_few_bad_bytes_is_read_as_utf8_and_the_rows_holding_t
 def test_a_file_that_is_not_utf8_is_still_read_as_cp1252():
     parsed = read_leads(f"name,phone\nJosé Müller,{ALI}\nFrançois,{SITI}\n".encode("cp1252"), name="leads.csv")
     assert parsed.encoding == "cp1252" and names(parsed) == ["José Müller", "François"]
+
+
+def test_list_cells_give_the_first_usable_value_and_keep_the_rest_as_attributes():
+    text = (
+        "name,emails,contact_numbers\n"
+        f'Ali,"[{{""label"":""work"",""value"":""not-mail""}},{{""label"":""home"",""value"":""ali@example.com""}},'
+        f'{{""label"":""other"",""value"":""a2@example.com""}}]","[{{""label"":""work"",""value"":""{ALI}""}}]"\n'
+        f'Siti,siti@example.com; s2@example.com,"{SITI}, {ABU}"\n'
+    )
+    parsed = read(text)
+    ali, siti = parsed.records
+    assert (ali.email, ali.email_usable, ali.phone) == ("ali@example.com", True, "+60123456789")
+    assert ali.attrs == {"other_emails": "not-mail; a2@example.com"} and ali.more_emails == ("a2@example.com",)
+    assert (siti.email, siti.phone) == ("siti@example.com", "+60139876543")
+    assert siti.more_emails == ("s2@example.com",) and siti.more_phones == ("+60171112222",)
+    assert siti.attrs == {"other_emails": "s2@example.com", "other_phones": "+60171112222"}
+    assert parsed.mapping == {"name": "name", "email": "emails", "phone": "contact_numbers"}
+
+
+def test_a_zoho_secondary_email_is_the_fallback_when_the_email_is_not_usable():
+    parsed = read(f"Full Name,Mobile,Email,Secondary Email\nAli,{ALI},ali@@mail,ali@example.com\n")
+    assert parsed.records[0].email == "ali@example.com"
+    assert parsed.records[0].attrs == {"secondary_email": "ali@example.com"}

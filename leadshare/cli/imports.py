@@ -123,37 +123,43 @@ def import_(
     _say_columns(name, parsed)
     _warn(name, parsed)
 
-    def render() -> None:
-        out = console()
+    emit(_summary_json(result, parsed), json_, lambda: _render_summary(name, result, parsed))
+    if not result.dry_run and not result.already_imported:
+        deliver_if_asked(s, notify)
+    raise typer.Exit(EXIT_ATTENTION if result.rejected and not result.already_imported else EXIT_OK)
 
-        def say(text: str) -> None:  # a sentence; cut into lines only where a terminal shows it
-            out.print(text, soft_wrap=not out.is_terminal)
 
-        if result.already_imported:
-            say(f"{name}: already imported as batch {result.batch}; nothing changed (use --force to read it again)")
-            return
-        verb = "would import" if result.dry_run else "imported"
-        say(f"{name}: {verb} {result.imported} of {result.rows} rows as batch {result.batch}: "
-            f"{result.assigned} assigned, {result.queued} queued, {result.duplicates} duplicates, {result.rejected} rejected")
-        if result.by_agent:
-            out.print(table(None, ["agent", "new leads"], [[a, n] for a, n in sorted(result.by_agent.items())]))
-        if result.kept or result.unknown_owners:
-            say(f"kept {result.kept} owners from the file; assigned by the rules instead ({len(result.unknown_owners)}): "
-                + echo_list(result.unknown_owners))
-        if result.rejects_file:
-            say(f"rejected rows and their reasons: {result.rejects_file}")
-        if result.dry_run:
-            _say_rejects(say, parsed.rejects)
-            say("dry run: nothing was written")
-
+def _summary_json(result, parsed) -> dict:
+    """The import's counts, how each column was read, and a dry run's rejects with line and reason."""
     data = result.as_json()
     data["columns"] = parsed.read_as
     if result.dry_run:
         data["rejects"] = [{"line": r.line, "reason": r.reason} for r in parsed.rejects]
-    emit(data, json_, render)
-    if not result.dry_run and not result.already_imported:
-        deliver_if_asked(s, notify)
-    raise typer.Exit(EXIT_ATTENTION if result.rejected and not result.already_imported else EXIT_OK)
+    return data
+
+
+def _render_summary(name: str, result, parsed) -> None:
+    out = console()
+
+    def say(text: str) -> None:  # a sentence; cut into lines only where a terminal shows it
+        out.print(text, soft_wrap=not out.is_terminal)
+
+    if result.already_imported:
+        say(f"{name}: already imported as batch {result.batch}; nothing changed (use --force to read it again)")
+        return
+    verb = "would import" if result.dry_run else "imported"
+    say(f"{name}: {verb} {result.imported} of {result.rows} rows as batch {result.batch}: "
+        f"{result.assigned} assigned, {result.queued} queued, {result.duplicates} duplicates, {result.rejected} rejected")
+    if result.by_agent:
+        out.print(table(None, ["agent", "new leads"], [[a, n] for a, n in sorted(result.by_agent.items())]))
+    if result.kept or result.unknown_owners:
+        say(f"kept {result.kept} owners from the file; assigned by the rules instead ({len(result.unknown_owners)}): "
+            + echo_list(result.unknown_owners))
+    if result.rejects_file:
+        say(f"rejected rows and their reasons: {result.rejects_file}")
+    if result.dry_run:
+        _say_rejects(say, parsed.rejects)
+        say("dry run: nothing was written")
 
 
 def _say_rejects(say, rejects) -> None:

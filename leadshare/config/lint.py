@@ -9,7 +9,7 @@ from leadshare import models
 from leadshare.config.nodes import Problem
 from leadshare.config.reading import top_key_line
 from leadshare.config.values import suggest
-from leadshare.engine import field_key
+from leadshare.engine import FIELD_ALIASES, field_key
 
 MAX_LISTED_FIELDS = 20  # a file with thousands of columns must not fill the screen
 
@@ -128,13 +128,15 @@ def lint_fields(team: models.Team, lead_fields: set[str]) -> list[Problem]:
     Names are compared as the engine compares them, so `Product Interest` is `product_interest`.
     """
     known = {field_key(f) for f in lead_fields}
+    # a rule's `product` reads a lead's product_interest too (see engine.FIELD_ALIASES)
+    readable = known | {short for short, longer in FIELD_ALIASES.items() if not known.isdisjoint(longer)}
     warnings: list[Problem] = []
     for rule in team.rules:
         tested = [(key, "its `when` never matches") for key, _ in rule.when]
         if rule.pool.kind == "territory":
             tested.append((rule.pool.field or "region", "its territory pool never finds an agent"))
         for name, effect in tested:
-            if field_key(name) in known:
+            if field_key(name) in readable:
                 continue
             warnings.append((rule.line,
                              f"rule '{rule.name}': no lead in the ledger has the field '{name}'"

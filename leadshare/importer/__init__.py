@@ -3,7 +3,8 @@
 Pure: bytes in, records out. No database, no terminal. What it promises is the "CSV input"
 section of the command-line contract:
 
-- UTF-8 with or without BOM; UTF-16/UTF-32 with a BOM (Facebook's lead export), or without one;
+- UTF-8 with or without BOM (with a few bad bytes too: each read as U+FFFD, its row warned
+  about); UTF-16/UTF-32 with a BOM (Facebook's lead export), or without one;
   cp1252 when the bytes are not UTF-8, unless they read as a double-byte encoding (a Chinese
   Windows' GBK/Big5); charset-normalizer as the last resort. Binary files are refused whole.
   Rows are read through an incremental decoder: the file is never held as one big string.
@@ -12,10 +13,14 @@ section of the command-line contract:
 - Comma, semicolon or tab, detected from the header line (counted outside quotes; a tie is comma).
 - Header names matched ignoring case, spaces, ``_``, ``-``, punctuation and camelCase boundaries,
   with a Salesforce ``__c`` suffix ignored, against the synonyms of CRM and ad-platform exports.
-  ``--map FIELD=COLUMN`` overrides. Every other column is kept as an attribute.
-- Each data row becomes a `LeadRecord` or a `Reject` with a reason; fully empty lines are skipped
-  and counted. Nothing is dropped silently: an unbalanced quote rejects the line where it opened
-  and the lines after it are read again as rows; ragged rows and oversized fields are rejects.
+  ``--map NAME=COLUMN`` overrides, for a field or an attribute. Every other column is kept as an
+  attribute under its snake_case name; `read_as` says how each column was read.
+- A phone or email cell holding several values (a JSON list, or values split by ``;``) gives
+  the lead its first usable one; the others are dedupe keys and attributes.
+- Each data row becomes a `LeadRecord` or a `Reject` with a reason; blank lines and rows of
+  empty cells are skipped and counted. Nothing is dropped silently: an unbalanced quote rejects
+  the line where it opened and the lines after it are read again as rows; ragged rows and
+  oversized fields are rejects.
 - `write_rejects` / `rejects_csv_text`: a `reason` column, then the header and the rows as read.
 
 Rows are not deduplicated here: the ledger does that against everything it holds.

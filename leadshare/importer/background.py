@@ -121,7 +121,7 @@ def _produce(sender, stream: ParsedStream, reading: list, size: int, prepare: Pr
             # plain tuples: a third of the cost of pickling the records themselves
             payload = prepare(part) if prepare is not None else [
                 (r.row, r.line, r.external_id, r.name, r.phone, r.phone_usable, r.email, r.email_usable, r.source,
-                 r.region, r.attrs, r.warnings) for r in part]
+                 r.region, r.attrs, r.warnings, r.more_phones, r.more_emails) for r in part]
             sender.send_bytes(_RECORDS + marshal.dumps((payload, stream.position()[0])))
         sender.send_bytes(_OTHER + pickle.dumps(("end", stream.gathered())))
     except (BrokenPipeError, EOFError):

@@ -43,12 +43,14 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "cell", "cell phone", "handphone", "no hp", "hp no", "no tel", "no telefon", "telefon",
         "nombor telefon", "your phone", "user phone", "电话", "手机", "手机号", "联系电话",
         "phones", "phone numbers", "contact numbers", "mobile numbers", "mobiles", "telephones",
-        "primary phone", "work phone", "business phone", "home phone", "other phone",
+        "primary phone", "work phone", "business phone", "home phone", "other phone", "alternate phone",
+        "secondary phone",
     ),
     "email": (
         "email", "e-mail", "email address", "e-mail address", "email id", "mail", "emel",
         "alamat emel", "your email", "user email", "邮箱", "电子邮件",
         "emails", "email addresses", "primary email", "work email", "business email", "personal email",
+        "secondary email", "other email", "alternate email",
     ),
     "source": (
         "source", "lead source", "channel", "lead channel", "utm source", "sumber", "original source",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,10 @@ MAX_FIELD_CHARS = 1_000_000
 _EMPTY_HINT = "give a CSV file with a header line and one lead a row"
 _NON_SPACE = re.compile(r"\S")
 _REPLACED = f"holds bytes that are not UTF-8, read as {REPLACEMENT}: check the row in the original file"
+# A phone or email cell that may hold several values: a JSON list (Krayin's
+# [{"label": "work", "value": "a@b.co"}]) or values split by ; , | or a line break.
+_LIST_CELL = re.compile(r"^\s*[\[{]|[;,|\n]")
+_LIST_SPLIT = re.compile(r"\s*[;,|\r\n]+\s*")
 _value = itemgetter(1)
 _strip = str.strip
 
@@ -232,16 +237,22 @@ def _read_rows(
         if replaced and any(REPLACEMENT in c for c in row):
             warnings.append(_REPLACED)
 
-        # Phone: the matched column, then other phone columns when it gives nothing usable.
+        # Phone: the matched column (a list cell's first usable value), then other phone columns
+        # when it gives nothing usable.
         p_raw = row[i_phone].strip() if i_phone is not None else ""
         phone = None
         phone_ok = False
         p_warn = None
+        p_more = e_more = p_also = e_also = ()  # a list cell's other values, and the usable ones
         if p_raw:
             res = phone_fn(p_raw, region)
             phone_ok = res.usable
             phone = res.value
             p_warn = res.warning
+            if not phone_ok and _LIST_CELL.search(p_raw):
+                listed = _first_of_list(p_raw, phone_in_region)
+                if listed is not None:
+                    (phone, phone_ok, p_warn), p_more, p_also = listed
         if not phone_ok and phone_alt:
             phone, phone_ok, p_raw, p_warn = _other_column(
                 row, phone_alt, phone_in_region, "phone", (phone, phone_ok, p_raw, p_warn), columns, warnings)
@@ -255,6 +266,10 @@ def _read_rows(
             email_ok = res.usable
             email = res.value
             e_warn = res.warning
+            if not email_ok and _LIST_CELL.search(e_raw):
+                listed = _first_of_list(e_raw, email_fn)
+                if listed is not None:
+                    (email, email_ok, e_warn), e_more, e_also = listed
         if not email_ok and email_alt:
             email, email_ok, e_raw, e_warn = _other_column(
                 row, email_alt, email_fn, "email", (email, email_ok, e_raw, e_warn), columns, warnings)
@@ -287,6 +302,8 @@ def _read_rows(
         reg = row[i_region].strip() if i_region is not None else ""
         ext = row[i_ext].strip() if i_ext is not None else ""
         attrs = dict(filter(_value, zip(attr_keys, map(_strip, attr_get(row))))) if attr_get else {}
+        if p_more or e_more:
+            _keep_the_rest(attrs, p_more, e_more)
         add_record(
             LeadRecord(
                 row_no,
@@ -301,6 +318,8 @@ def _read_rows(
                 reg or None,
                 attrs,
                 warnings,
+                p_also,
+                e_also,
             )
         )
         if len(records) >= chunk and readers == 1:
@@ -378,3 +397,44 @@ def _unusable(label: str, raw: str, warning: str | None) -> str:
     if warning:
         return warning.removesuffix("; kept as written")
     return f"{label} {echo(raw)} is not usable"
+
+
+def _list_values(cell: str) -> list[str]:
+    """The values of a list cell, as written: a JSON list (of strings, or of objects whose
+    `value` is one) or one object, else the parts between separators."""
+    if cell[:1] in "[{":
+        try:
+            parsed = json.loads(cell)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            items = parsed if isinstance(parsed, list) else [parsed]
+            values = [item.get("value") if isinstance(item, dict) else item for item in items]
+            return [str(v).strip() for v in values if v is not None and str(v).strip()]
+    return [part for part in _LIST_SPLIT.split(cell) if part]
+
+
+def _first_of_list(cell: str, normalize) -> tuple[tuple, tuple, tuple] | None:
+    """A list cell read as several values: ((value, usable, warning) of the first usable one,
+    (value, usable) of each of the others, in order, without repeats, the usable others' values),
+    or None when no value in it is usable (the cell is then what the row holds, as written)."""
+    results = [normalize(v) for v in dict.fromkeys(_list_values(cell))]
+    first = next((r for r in results if r.usable), None)
+    if first is None:
+        return None
+    seen = {first.value}
+    more = []
+    for r in results:
+        if r.value not in seen:
+            seen.add(r.value)
+            more.append((r.value, r.usable))
+    return (first.value, True, first.warning), tuple(more), tuple(value for value, usable in more if usable)
+
+
+def _keep_the_rest(attrs: dict[str, str], more_phones: tuple, more_emails: tuple) -> None:
+    """A list cell's other values, kept beside the row's own columns."""
+    for key, more in (("other_phones", more_phones), ("other_emails", more_emails)):
+        if more:
+            rest = "; ".join(value for value, _ in more)
+            attrs[key] = f"{attrs[key]}; {rest}" if attrs.get(key) else rest
+

@@ -26,6 +26,10 @@ class LeadRecord:
     region: str | None
     attrs: dict[str, str]  # every other non-empty column, keyed by attr_name(header)
     warnings: list[str]
+    # A cell holding several values (a list cell): the other usable ones, for deduplication (the
+    # rest are also kept in attrs as other_phones / other_emails).
+    more_phones: tuple[str, ...] = ()
+    more_emails: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

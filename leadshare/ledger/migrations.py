@@ -211,7 +211,14 @@ STEPS: list[str] = [
     -- every lead. An import stamps its whole batch with one time: new entries land at its end.
     CREATE INDEX leads_created ON leads (created_at, source);
     """,
-    # 5: the login that wrote an event, as a PostgreSQL ledger records it; a ledger copied from one
+    # 5: the other phones and emails a list cell held beside a lead's own (Krayin's `emails`):
+    # they match duplicates as the lead's own do, and `forget` erases them with the lead's.
+    """
+    CREATE TABLE IF NOT EXISTS other_contacts (lead INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS other_contacts_key ON other_contacts (key);
+    CREATE INDEX IF NOT EXISTS other_contacts_lead ON other_contacts (lead);
+    """,
+    # 6: the login that wrote an event, as a PostgreSQL ledger records it; a ledger copied from one
     # keeps its logins (the chain covers them). Events written here have none.
     """
     ALTER TABLE events ADD COLUMN login TEXT;

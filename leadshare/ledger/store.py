@@ -450,6 +450,26 @@ class Ledger:
                 found.update((row["id"], row) for row in rows)
         return sorted(found.values(), key=lambda r: r["id"], reverse=True)
 
+    def insert_other_contacts(self, rows: list[tuple[int, str, str]]) -> None:
+        """(lead, kind 'p' or 'e', phone or email key) of the values a list cell held beside the
+        lead's own phone and email."""
+        self.conn.executemany("INSERT INTO other_contacts (lead, kind, key) VALUES (?, ?, ?)", rows)
+
+    def has_other_contacts(self) -> bool:
+        return self.scalar("SELECT EXISTS (SELECT 1 FROM other_contacts)") == 1
+
+    def leads_by_other_contacts(self, keys: Iterable[str] | None = None) -> list[dict]:
+        """Leads found by their other phones and emails (all of them, or those with one of `keys`):
+        rows as matching_leads gives them, with the `other_kind` and `other_key` that found them."""
+        sql = (f"SELECT {self._MATCH_COLUMNS}, o.kind AS other_kind, o.key AS other_key "
+               "FROM other_contacts o JOIN leads l ON l.id = o.lead")
+        if keys is None:
+            return self.query(sql)
+        found = []
+        for chunk in _chunks(list(set(keys))):
+            found.extend(self.query(f"{sql} WHERE o.key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
     def open_loads(self) -> dict[str, int]:
         """Open leads per owner."""
         return dict(self.conn.execute(f"SELECT agent, count(*) FROM leads WHERE {OPEN_LEADS} AND agent IS NOT NULL GROUP BY agent"))
@@ -592,6 +612,7 @@ class Ledger:
             (at, lead_id),
         )
         self.conn.execute("UPDATE notes SET text = NULL WHERE lead = ?", (lead_id,))
+        self.conn.execute("DELETE FROM other_contacts WHERE lead = ?", (lead_id,))
 
     def _scrub_freed_space(self) -> None:
         self.conn.execute("PRAGMA secure_delete = ON")
