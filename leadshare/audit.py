@@ -105,6 +105,8 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
     if expect_head:
         if not head.hex().startswith(expect_head.lower()):
             report.add(f"chain head is {head.hex()[:16]}…, not the expected {expect_head[:16]}… (the log was cut or rewritten)")
+    for problem in ledger.log_protection_problems():
+        report.add(problem)
     _check_candidate_sets(ledger, report)
     _check_projections(ledger, report, replay)
     if decisions:

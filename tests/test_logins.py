@@ -212,3 +212,14 @@ def test_log_and_show_give_login_null_on_sqlite(cli, tmp_path):
     cli.json("import", "leads.csv")
     assert {e["login"] for e in cli.json("log")} == {None}
     assert {e["login"] for e in cli.json("show", "1")["timeline"]} == {None}
+
+
+def test_verify_names_a_login_granted_rights_on_the_log_outside_leadshare(team_ledger):
+    ben = team_ledger.login("ben")
+    with psycopg.connect(team_ledger.owner_url) as conn:
+        conn.execute(sql.SQL("GRANT UPDATE ON leadshare.events TO {}").format(sql.Identifier(login_name(ben))))
+        conn.execute("DROP TRIGGER events_own_login ON leadshare.events")
+    report = team_ledger.owner("verify", "--json")
+    assert report.exit_code == 1
+    assert f"login {login_name(ben)} may UPDATE the audit log" in report.stdout
+    assert "the trigger events_own_login was dropped" in report.stdout

@@ -140,6 +140,10 @@ class Ledger:
         """The login that last changed row `key` of `table` (leads, notes), where the server keeps it."""
         return None
 
+    def log_protection_problems(self) -> list[str]:
+        """What lets a login rewrite the log or sign as another, where the server has logins."""
+        return []
+
     def side_check_path(self) -> str | None:
         """Where a second process may open this ledger read-only to check it beside this one."""
         return None if self.path == ":memory:" else self.path

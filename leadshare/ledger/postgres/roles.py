@@ -88,5 +88,30 @@ def revoke(ledger, login: str, at: str, actor: str) -> str:
     return agent
 
 
+# What no login but the owner may do to the log; the trigger that keeps each event's login true.
+_LOG_PRIVILEGES = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER")
+_OWN_LOGIN_TRIGGER = "events_own_login"
+
+
+def log_protection_problems(ledger) -> list[str]:
+    """Privileges on the log granted outside leadshare, and the login trigger if it was dropped."""
+    problems = [
+        f"login {role} may {privilege} the audit log (granted outside leadshare); "
+        f"the owner runs: REVOKE {privilege} ON {SCHEMA}.events FROM {role}"
+        for role, privilege in ledger.conn.raw.execute(
+            "SELECT r.rolname, p.privilege FROM pg_roles r CROSS JOIN unnest(%s::text[]) AS p(privilege) "
+            "WHERE NOT r.rolsuper AND left(r.rolname, 3) <> 'pg_' "
+            "AND NOT pg_has_role(r.oid, (SELECT nspowner FROM pg_namespace WHERE nspname = %s), 'MEMBER') "
+            "AND has_table_privilege(r.oid, 'leadshare.events', p.privilege) ORDER BY 1, 2",
+            (list(_LOG_PRIVILEGES), SCHEMA),
+        )
+    ]
+    if ledger.scalar("SELECT 1 FROM pg_trigger WHERE tgname = ? AND tgrelid = 'leadshare.events'::regclass",
+                     (_OWN_LOGIN_TRIGGER,)) is None:
+        problems.append(f"the trigger {_OWN_LOGIN_TRIGGER} was dropped outside leadshare: events written since may "
+                        "name a login other than the one that wrote them")
+    return problems
+
+
 def roles(ledger) -> list[dict]:
     return ledger.query("SELECT role, agent FROM logins ORDER BY role")

@@ -101,6 +101,9 @@ class PostgresLedger(Ledger):
     def last_writer(self, table: str, key: int) -> str | None:
         return self.scalar("SELECT login FROM row_writes WHERE tbl = ? AND key = ?", (table, key))
 
+    def log_protection_problems(self) -> list[str]:
+        return roles.log_protection_problems(self)
+
     def translate(self, exc: Exception) -> LedgerError:
         return query_error(exc, self.url)
 
