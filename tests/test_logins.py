@@ -223,3 +223,12 @@ def test_verify_names_a_login_granted_rights_on_the_log_outside_leadshare(team_l
     assert report.exit_code == 1
     assert f"login {login_name(ben)} may UPDATE the audit log" in report.stdout
     assert "the trigger events_own_login was dropped" in report.stdout
+
+
+def test_the_owner_without_a_local_rules_file_grants_against_the_ledgers_rules(team_ledger, rules):
+    rules.unlink()
+    ben = f"ben_{team_ledger.database}_nofile"
+    team_ledger.server.admin(f"CREATE ROLE {ben} LOGIN PASSWORD '{PASSWORD}'")
+    granted = team_ledger.owner("db", "grant", ben, "--agent", "ben")
+    assert granted.exit_code == 0, granted.stderr
+    assert "acts as agent ben" in granted.stdout

@@ -206,11 +206,12 @@ def rules_and_ledger(w: Where, required: bool = True):
 
 
 def team_in_force(w: Where, ledger, required: bool = True):
-    """The local rules file, except for an agent's login on a shared ledger: the rules the ledger
-    last loaded (the owner's or a manager's), with one warning when the local file differs."""
+    """The local rules file, except on a shared ledger for an agent's login, or anyone without a
+    local file: the rules the ledger last loaded (the owner's or a manager's), with one warning
+    when an agent's local file differs."""
     identity = ledger.identity()
     loaded = None
-    if identity is not None and not identity.owner:
+    if identity is not None and not (identity.owner and w.rules.exists()):
         from leadshare.ledger.rules_log import latest_rules
 
         loaded = latest_rules(ledger)
@@ -219,7 +220,7 @@ def team_in_force(w: Where, ledger, required: bool = True):
     from leadshare.rules_cache import team_from_text
 
     team = team_from_text(loaded.text, f"the rules in {w.db_name}")
-    member = team.agent(identity.agent)
+    member = None if identity.owner else team.agent(identity.agent)
     if w.rules.exists():
         if member is not None and member.is_manager:
             return load_team(w)  # a manager's own rules are put in force when they differ
