@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 
+import orjson
 import psycopg
 import pytest
 from psycopg import sql
@@ -51,8 +52,6 @@ class Team:
         return self.cli(*args, env=env)
 
     def json_as(self, url: str, *args, code: int = 0):
-        import orjson
-
         result = self.as_login(url, *args, "--json")
         assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
         return orjson.loads(result.stdout)
@@ -159,8 +158,6 @@ def test_granting_an_unknown_agent_or_login_exits_2(team_ledger):
 def test_db_roles_lists_each_granted_login_and_its_agent(team_ledger):
     ben, aisyah = team_ledger.login("ben"), team_ledger.login("aisyah")
     roles = team_ledger.owner("db", "roles", "--json")
-    import orjson
-
     assert sorted(orjson.loads(roles.stdout), key=lambda r: r["agent"]) == [
         {"role": login_name(aisyah), "agent": "aisyah"}, {"role": login_name(ben), "agent": "ben"}]
     grants = [e for e in orjson.loads(team_ledger.owner("log", "--json").stdout) if e["type"] == "login_granted"]
@@ -193,8 +190,6 @@ def test_a_ledger_with_logins_copies_to_sqlite_with_its_chain_head(team_ledger, 
     team_ledger.as_login(ben, "note", "2", "called")
     copied = team_ledger.cli("db", "copy", team_ledger.owner_url, "copy.db", "--json")
     assert copied.exit_code == 0, copied.stderr
-    import orjson
-
     head = orjson.loads(copied.stdout)["head"]
     assert team_ledger.cli("verify", "--db", "copy.db", "--expect-head", head).exit_code == 0
     last = orjson.loads(team_ledger.cli("log", "--db", "copy.db", "--limit", "1", "--json").stdout)[0]
@@ -232,3 +227,18 @@ def test_the_owner_without_a_local_rules_file_grants_against_the_ledgers_rules(t
     granted = team_ledger.owner("db", "grant", ben, "--agent", "ben")
     assert granted.exit_code == 0, granted.stderr
     assert "acts as agent ben" in granted.stdout
+
+
+def test_an_agent_at_their_own_shell_needs_only_the_url_and_pgpassword(team_ledger, tmp_path):
+    from ledger_processes import env_for, leadshare
+
+    ben = login_name(team_ledger.login("ben"))
+    url = f"postgresql://{ben}@127.0.0.1:{team_ledger.server.port}/{team_ledger.database}"
+    env = env_for(tmp_path, rules=tmp_path / "absent.yaml", LEADSHARE_DB=url, PGPASSWORD=PASSWORD)
+    moved = leadshare("status", "2", "contacted", env=env, cwd=tmp_path)
+    assert moved.returncode == 0, moved.stderr
+    log = leadshare("log", "--limit", "1", "--json", env=env, cwd=tmp_path)
+    assert orjson.loads(log.stdout)[0]["login"] == ben
+    as_another = leadshare("mine", "--as", "chitra", env=env, cwd=tmp_path)
+    assert as_another.returncode == 2 and len(as_another.stderr.splitlines()) == 1
+    assert PASSWORD not in moved.stdout + moved.stderr + log.stdout + as_another.stderr

@@ -28,8 +28,12 @@ def digest(obj: Any) -> bytes:
 
 def link(prev: bytes, seq: int, at: str, actor: str, type_: str, lead: int | None, agent: str | None, data: str,
          login: str | None = None) -> bytes:
-    row = [seq, at, actor, type_, lead, agent, data] if login is None else [seq, at, actor, type_, lead, agent, data, login]
-    return hashlib.sha256(prev + orjson.dumps(row)).digest()
+    if login is None:
+        return _sha256(prev + _dumps([seq, at, actor, type_, lead, agent, data])).digest()
+    return _sha256(prev + _dumps([seq, at, actor, type_, lead, agent, data, login])).digest()
+
+
+_sha256, _dumps = hashlib.sha256, orjson.dumps  # link() runs once per event: a million for an import
 
 
 class NewEvent(NamedTuple):
