@@ -54,8 +54,20 @@ def run(path: str, db: str, now: str, normalise: Callable[[str, str], tuple[str,
     row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = row if row else (0, bytes(32))
     counter = conn.execute("SELECT n FROM counter WHERE rule = 'everyone'").fetchone()
-    turn = counter[0] if counter else 0
+    leads, audit, turn = build_rows(path, now, next_id, seq, prev, counter[0] if counter else 0, normalise)
+    conn.executemany("INSERT INTO leads VALUES (?,?,?,?,?,?,?,?,?,?,?)", leads)
+    conn.executemany("INSERT INTO audit VALUES (?,?,?,?,?,?,?)", audit)
+    conn.execute(
+        "INSERT INTO counter (rule, n) VALUES ('everyone', ?) ON CONFLICT (rule) DO UPDATE SET n = excluded.n", (turn,)
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return len(leads)
 
+
+def build_rows(path: str, now: str, next_id: int, seq: int, prev: bytes, turn: int,
+               normalise: Callable[[str, str], tuple[str, str]] | None = None) -> tuple[list, list, int]:
+    """Every row of the file as a lead row and its chained audit row, and the round-robin turn after them."""
     leads, audit = [], []
     sha = hashlib.sha256
     dumps = json.dumps
@@ -84,14 +96,7 @@ def run(path: str, db: str, now: str, normalise: Callable[[str, str], tuple[str,
                          separators=(",", ":"))
             prev = sha(prev + data.encode()).digest()
             audit.append((seq, now, "assigned", lead_id, agent, data, prev))
-    conn.executemany("INSERT INTO leads VALUES (?,?,?,?,?,?,?,?,?,?,?)", leads)
-    conn.executemany("INSERT INTO audit VALUES (?,?,?,?,?,?,?)", audit)
-    conn.execute(
-        "INSERT INTO counter (rule, n) VALUES ('everyone', ?) ON CONFLICT (rule) DO UPDATE SET n = excluded.n", (turn,)
-    )
-    conn.execute("COMMIT")
-    conn.close()
-    return len(leads)
+    return leads, audit, turn
 
 
 def main(normalise=None) -> None:

@@ -61,6 +61,21 @@ def env() -> dict:
     return e
 
 
+PG_LEADSHARE, PG_FLOOR = "leadshare import, PostgreSQL", "(a) floor_pg.py, PostgreSQL"
+
+
+def fresh_pg(admin_url: str, name: str) -> str:
+    """An empty database `name` on admin_url's server, as a URL of the same login."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(admin_url)._replace(path="/" + name))
+
+
 def fresh(db: Path) -> Path:
     for suffix in ("", "-wal", "-shm", "-journal"):
         p = Path(str(db) + suffix)
@@ -154,6 +169,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the CSVs and databases afterwards")
     ap.add_argument("--profile", action="store_true", help="also profile leadshare's import with cProfile")
     ap.add_argument("--top", type=int, default=35)
+    ap.add_argument("--postgres", metavar="URL", help="also time leadshare and floor_pg.py into PostgreSQL: a fresh "
+                    "database each, made through this URL (a login allowed to create databases)")
     ap.add_argument("--repeat", type=int, default=1, help="best of this many runs of each (default 1)")
     args = ap.parse_args()
 
@@ -184,6 +201,11 @@ def main() -> None:
     if "naive" in only:
         cases.append(("(c) naive.py", lambda db, f: timed([PY, str(HERE / "naive.py"), str(f), str(db)],
                                                          workdir / "naive.out", workdir / "naive.err")))
+    if args.postgres:
+        cases.append((PG_LEADSHARE, lambda db, f: run_leadshare(f, fresh_pg(args.postgres, "bench_leadshare"), rules,
+                                                                f"leadshare-pg-{tag}", workdir)))
+        cases.append((PG_FLOOR, lambda db, f: timed([PY, str(HERE / "floor_pg.py"), str(f), fresh_pg(args.postgres, "bench_floor")],
+                                                    workdir / "floor_pg.out", workdir / "floor_pg.err")))
     # one untimed pass over a small file first: byte-compiles every module the runs load
     small = make_file(workdir, 200, args.seed, start=90_000_000)
     for name, fn in cases:
@@ -194,7 +216,8 @@ def main() -> None:
     runs: dict[str, dict] = {}
     for attempt in range(args.repeat):  # interleaved, so a burst of load elsewhere hits one attempt of each
         for name, fn in cases:
-            slug = {"leadshare import": "leadshare", "(a) floor.py": "floor", "(c) naive.py": "naive"}.get(name, "sqlite-utils")
+            slug = {"leadshare import": "leadshare", "(a) floor.py": "floor", "(c) naive.py": "naive",
+                    PG_LEADSHARE: "leadshare-pg", PG_FLOOR: "floor-pg"}.get(name, "sqlite-utils")
             db = fresh(workdir / f"{slug}-{tag}.db")
             r = fn(db, csv_path)
             r["runs"] = runs.get(name, {}).get("runs", []) + [r["seconds"]]
@@ -219,6 +242,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in runs.items():
         print(fmt_row(name, args.rows, r, None if "re-import" in name else lead))
+    if PG_LEADSHARE in runs and PG_FLOOR in runs:
+        pg, floor_pg = runs[PG_LEADSHARE]["seconds"], runs[PG_FLOOR]["seconds"]
+        print(f"\nPostgreSQL: leadshare {pg:.1f}s, floor_pg {floor_pg:.1f}s: {pg / floor_pg:.2f}x the floor (target 1.25x)")
     if lead and lead.get("result"):
         res = lead["result"]
         print(f"\nleadshare result: imported {res['imported']:,}, duplicates {res['duplicates']:,}, rejected "

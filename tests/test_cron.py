@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 import os
 import subprocess
 import sys
 
 import orjson
+import pytest
 
 from conftest import TEAM_YAML, lead_rows, write_csv
 
@@ -18,7 +17,7 @@ pytestmark = pytest.mark.both_backends
 
 def run(tmp_path, *args, now):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSHARE_") or k == "LEADSHARE_CACHE_DIR"}
-    env.update(LEADSHARE_DB=str(tmp_path / "team.db"), LEADSHARE_RULES=str(tmp_path / "rules.yaml"), LEADSHARE_NOW=now,
+    env.update(LEADSHARE_DB=os.environ.get("LEADSHARE_DB") or str(tmp_path / "team.db"), LEADSHARE_RULES=str(tmp_path / "rules.yaml"), LEADSHARE_NOW=now,
                NOTIFY_LOG=str(tmp_path / "sent.jsonl"))
     return subprocess.run([sys.executable, "-m", "leadshare", *args], capture_output=True, text=True, env=env, cwd=tmp_path)
 
@@ -28,7 +27,7 @@ def sent(tmp_path) -> list[dict]:
     return [orjson.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
-def test_three_cron_lines_run_a_team(tmp_path):
+def test_three_cron_lines_run_a_team(tmp_path, backend):
     (tmp_path / "gateway.sh").write_text('#!/bin/sh\ncat >> "$NOTIFY_LOG"\necho >> "$NOTIFY_LOG"\n')
     (tmp_path / "gateway.sh").chmod(0o755)
     (tmp_path / "rules.yaml").write_text(TEAM_YAML.replace("after_hours: assign\n", "after_hours: assign\nnotify:\n  command: ./gateway.sh\n"))
@@ -54,7 +53,7 @@ def test_three_cron_lines_run_a_team(tmp_path):
     assert orjson.loads(run(tmp_path, "verify", "--json", now="2026-11-25T13:06:00").stdout)["ok"] is True
 
 
-def test_on_breach_notify_only_warns_once(tmp_path):
+def test_on_breach_notify_only_warns_once(tmp_path, backend):
     (tmp_path / "rules.yaml").write_text(TEAM_YAML.replace("on_breach: reassign", "on_breach: notify"))
     write_csv(tmp_path / "nightly.csv", lead_rows(1))
     run(tmp_path, "import", "nightly.csv", now="2026-11-25T10:00:00")
@@ -66,7 +65,7 @@ def test_on_breach_notify_only_warns_once(tmp_path):
     assert len(log) == 1 and log[0]["agent"] == "aisyah"
 
 
-def test_the_readme_cron_lines_run_from_the_home_folder(tmp_path):
+def test_the_readme_cron_lines_run_from_the_home_folder(tmp_path, backend):
     """The README's cron lines, run as cron runs them: from another folder, with no leadshare
     settings in the environment; they go to the team's folder and name its ledger and rules."""
     import re
@@ -91,7 +90,7 @@ def test_the_readme_cron_lines_run_from_the_home_folder(tmp_path):
     assert (team / "leadshare.db").exists() and os.listdir(home) == []
 
 
-def test_the_nightly_import_summary_is_one_line_in_the_cron_mail(tmp_path):
+def test_the_nightly_import_summary_is_one_line_in_the_cron_mail(tmp_path, backend):
     (tmp_path / "rules.yaml").write_text(TEAM_YAML)
     name = "leads-exported-nightly-from-the-agency-crm-2026-11-25.csv"
     write_csv(tmp_path / name, lead_rows(4) + ["FB-X,No Contact,,,facebook,KL,residential"])

@@ -227,3 +227,29 @@ def test_backup_of_a_postgresql_ledger_is_a_sqlite_file_with_the_same_head(cli, 
     result = cli("backup", "copy.db", "--db", pg_url)
     assert result.exit_code == 0 and PASSWORD not in result.stdout
     assert verified(cli, "copy.db")["head"] == verified(cli, pg_url)["head"]
+
+
+def test_a_ledger_at_an_older_schema_step_is_migrated_on_first_use(cli, tmp_path, pg_server):
+    from leadshare.ledger.postgres.migrations import LATEST, STEPS
+
+    url = pg_server.url(pg_server.new_database(migrated=False))
+    with psycopg.connect(url) as conn:  # as a first release would have left it
+        conn.execute("CREATE SCHEMA leadshare")
+        conn.execute(STEPS[0])
+        conn.execute("INSERT INTO leadshare.meta VALUES ('schema', '1'), ('salt', '00')")
+    write_csv(tmp_path / "leads.csv", lead_rows(3))
+    assert cli("import", "leads.csv", "--db", url).exit_code == 0
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT value FROM leadshare.meta WHERE key = 'schema'").fetchone() == (str(LATEST),)
+        assert conn.execute("SELECT to_regclass('leadshare.other_contacts') IS NOT NULL").fetchone() == (True,)
+    verified(cli, url)
+
+
+def test_simulate_on_postgresql_works_on_a_copy_and_leaves_the_database_as_it_was(cli, tmp_path, pg_url):
+    write_csv(tmp_path / "old.csv", lead_rows(3))
+    cli("import", "old.csv", "--db", pg_url)
+    write_csv(tmp_path / "next.csv", lead_rows(6, start=100))
+    before, head = counts(pg_url), verified(cli, pg_url)["head"]
+    out = cli.json("simulate", "next.csv", "--rules", "rules.yaml", "--db", pg_url)
+    assert sum(g["assigned"] for g in out["groups"]) == 6
+    assert counts(pg_url) == before and verified(cli, pg_url)["head"] == head

@@ -5,13 +5,19 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from conftest import TEAM_YAML, lead_rows, write_csv
+
+
+pytestmark = pytest.mark.both_backends
 
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.sqlite_only  # the SQLite file's own bytes
 def test_simulate_gives_the_fairness_under_new_rules_and_leaves_the_ledger_byte_identical(cli, tmp_path):
     write_csv(tmp_path / "old.csv", lead_rows(3))
     cli.json("import", "old.csv")  # rotation now continues after chitra

@@ -12,7 +12,7 @@ from leadshare.errors import LedgerError
 # Parents before the tables that refer to them (notes name their lead).
 TABLES = (
     "rules_versions", "candidate_sets", "imports", "leads", "notes", "rotation", "outbox", "agent_tiers",
-    "leave", "assignment_counts", "events",
+    "leave", "assignment_counts", "other_contacts", "events",
 )
 
 

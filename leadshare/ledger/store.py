@@ -98,6 +98,7 @@ _OWN_META = ("head", "schema")
 
 class Ledger:
     DatabaseError = sqlite3.Error  # so callers can catch a damaged file without importing sqlite3
+    URGENCY = URGENCY
     login: str | None = None  # the server login events are written under (a SQLite file has none)
 
     def __init__(self, conn: sqlite3.Connection, path: str):
@@ -457,7 +458,7 @@ class Ledger:
     def insert_other_contacts(self, rows: list[tuple[int, str, str]]) -> None:
         """(lead, kind 'p' or 'e', phone or email key) of the values a list cell held beside the
         lead's own phone and email."""
-        self.conn.executemany("INSERT INTO other_contacts (lead, kind, key) VALUES (?, ?, ?)", rows)
+        self.insert_rows("other_contacts", ("lead", "kind", "key"), rows)
 
     def has_other_contacts(self) -> bool:
         return self.scalar("SELECT EXISTS (SELECT 1 FROM other_contacts)") == 1
@@ -491,7 +492,7 @@ class Ledger:
     def leads_of(self, agent: str, include_closed: bool, limit: int | None = None) -> list[dict]:
         """An agent's leads, most urgent first; the first `limit` of them only, when given."""
         sql = "SELECT * FROM leads WHERE agent = ?" + ("" if include_closed else f" AND {OPEN_LEADS}")
-        return self.query(sql + f" ORDER BY {URGENCY}" + (" LIMIT ?" if limit is not None else ""),
+        return self.query(sql + f" ORDER BY {self.URGENCY}" + (" LIMIT ?" if limit is not None else ""),
                           [agent] if limit is None else [agent, limit])
 
     def count_leads_of(self, agent: str, include_closed: bool) -> int:

@@ -173,7 +173,22 @@ STEPS: list[str] = [
         AFTER UPDATE OF assigned_at, agent, cands, rule, strategy, source, region, status ON leadshare.leads
         FOR EACH ROW EXECUTE FUNCTION leadshare.recount_assignment();
     """,
-    # 2: logins attested by the server. Every event names the login that wrote it: the column
+    # 2: SQLite's step 4: an agent's most urgent open leads in index order (`mine` stops at its
+    # --limit), and the leads created in a period per source. PostgresLedger.URGENCY repeats the
+    # order.
+    """
+    DROP INDEX leadshare.leads_open_agent;
+    CREATE INDEX leads_open_urgency ON leadshare.leads (agent, (first_contact_at IS NOT NULL), sla_due)
+        WHERE status <> 'won' AND status <> 'lost';
+    CREATE INDEX leads_created ON leadshare.leads (created_at, source);
+    """,
+    # 3: SQLite's step 5: the other phones and emails a list cell held beside a lead's own.
+    """
+    CREATE TABLE leadshare.other_contacts (lead bigint NOT NULL, kind text NOT NULL, key text NOT NULL);
+    CREATE INDEX other_contacts_key ON leadshare.other_contacts (key);
+    CREATE INDEX other_contacts_lead ON leadshare.other_contacts (lead);
+    """,
+    # 4: logins attested by the server. Every event names the login that wrote it: the column
     # defaults to session_user and a trigger refuses any other value (only the schema's owner may
     # write another, to copy a ledger in), so the chain, which covers the login, proves who acted.
     # `logins` maps a PostgreSQL login to the roster agent it acts as (`db grant`); a login reads

@@ -31,6 +31,7 @@ WRITES = {
     "leave": "INSERT, UPDATE",
     "agent_tiers": "INSERT, UPDATE",
     "assignment_counts": "INSERT, UPDATE, DELETE",  # kept by a trigger on leads, run as the writer
+    "other_contacts": "INSERT, DELETE",  # forget erases a lead's other phones and emails
 }
 
 

@@ -29,9 +29,8 @@ WRITE_LOCK = 0x4C534852
 
 @functools.lru_cache(maxsize=1024)
 def _dialect(sql: str) -> str:
-    """The shared SQL in PostgreSQL's words: %s placeholders, an empty bytea literal, and 'no SLA
-    due' sorting last as the timestamp 'infinity' (SQLite's text '~' is no timestamp here)."""
-    return sql.replace("?", "%s").replace("x''", "'\\x'::bytea").replace("coalesce(sla_due, '~')", "coalesce(sla_due, 'infinity')")
+    """The shared SQL in PostgreSQL's words: %s placeholders and an empty bytea literal."""
+    return sql.replace("?", "%s").replace("x''", "'\\x'::bytea")
 
 
 class _Connection:
@@ -151,6 +150,8 @@ class PostgresLedger(Ledger):
         self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
     _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    # leads_open_urgency's order: NULLs (no SLA) sort last in ascending order here
+    URGENCY = "first_contact_at IS NOT NULL, sla_due, id"
     _ATTRIBUTE_KEYS = "SELECT DISTINCT jsonb_object_keys(attrs::jsonb) FROM leads WHERE attrs <> '{}'"
 
     def _has_log(self) -> bool:
