@@ -242,3 +242,12 @@ def test_an_agent_at_their_own_shell_needs_only_the_url_and_pgpassword(team_ledg
     as_another = leadshare("mine", "--as", "chitra", env=env, cwd=tmp_path)
     assert as_another.returncode == 2 and len(as_another.stderr.splitlines()) == 1
     assert PASSWORD not in moved.stdout + moved.stderr + log.stdout + as_another.stderr
+
+
+def test_grants_are_logged_at_the_teams_time_and_the_log_table_shows_logins(team_ledger):
+    ben = team_ledger.login("ben")
+    granted = [e for e in team_ledger.json_as(ben, "log") if e["type"] == "login_granted"][0]
+    assert granted["at"] == "2026-11-25T02:00:00+00:00"  # LEADSHARE_NOW is the team's 10:00 in Kuala Lumpur
+    assert (granted["agent"], granted["data"], granted["login"]) == ("ben", {"login": login_name(ben)}, "owner")
+    table = team_ledger.as_login(ben, "log", "--limit", "1")
+    assert "login" in table.stdout and "owner" in table.stdout

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from contextlib import closing
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -37,12 +38,12 @@ def copy(
         f"copied {out['events']} events and {out['leads']} leads from {out['from']} to {out['to']}; chain head {out['head']}"))
 
 
-def _owner_ledger(ctx: typer.Context, db: str | None, action: str):
+def _owner_ledger(ctx: typer.Context, db: str | None, action: str, rules: Path | None = None):
     """The PostgreSQL ledger, opened by its owner: logins exist only on a server."""
     from leadshare.ledger import is_url
     from leadshare.ledger.postgres import roles
 
-    w = where(ctx, db)
+    w = where(ctx, db, rules)
     if not is_url(w.db):
         raise LeadshareError(f"{w.db_name}: `db {action}` needs a PostgreSQL ledger (a SQLite file has no logins)",
                              "point --db or LEADSHARE_DB at a postgresql:// URL; `leadshare db copy` moves a file there")
@@ -64,10 +65,10 @@ def grant(
     from leadshare import clock
     from leadshare.ledger.postgres import roles
 
-    w, ledger = _owner_ledger(ctx, db, "grant")
+    w, ledger = _owner_ledger(ctx, db, "grant", rules)
     team = team_in_force(w, ledger)
     member = team.find(agent)
-    roles.grant(ledger, login, member.id, clock.to_utc_iso(clock.now("UTC")), "system")
+    roles.grant(ledger, login, member.id, clock.to_utc_iso(clock.now(team.timezone)), "system")
     role = "manager" if member.is_manager else "agent"
     console().print(f"login {login} now acts as {role} {member.id} on {w.db_name}")
 
@@ -77,13 +78,15 @@ def revoke(
     ctx: typer.Context,
     login: Annotated[str, typer.Argument(metavar="LOGIN", help="A granted PostgreSQL login.")],
     db: DbOption = None,
+    rules: RulesOption = None,
 ) -> None:
     """Take back a login's grant and its privileges on the ledger; owner only."""
     from leadshare import clock
     from leadshare.ledger.postgres import roles
 
-    w, ledger = _owner_ledger(ctx, db, "revoke")
-    agent = roles.revoke(ledger, login, clock.to_utc_iso(clock.now("UTC")), "system")
+    w, ledger = _owner_ledger(ctx, db, "revoke", rules)
+    team = team_in_force(w, ledger, required=False)  # its time zone reads LEADSHARE_NOW
+    agent = roles.revoke(ledger, login, clock.to_utc_iso(clock.now(team.timezone if team else "UTC")), "system")
     console().print(f"login {login} no longer acts as {agent} on {w.db_name}")
 
 

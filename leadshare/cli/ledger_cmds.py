@@ -57,9 +57,10 @@ def log(
         rows = []
         for d in data:
             event = {**d, "data": {**d["data"], "text": texts[d["seq"]]}} if d["seq"] in texts else d
-            rows.append([d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], event_details(event),
-                         d["hash"][:12]])
-        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "details", "hash"],
+            rows.append([d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], d["login"],
+                         event_details(event), d["hash"][:12]])
+        # `login` is empty on a SQLite ledger, and then left out
+        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "login", "details", "hash"],
                               rows, tz=tz))
 
     emit(data, json_, render)

@@ -50,7 +50,7 @@ def identity(ledger) -> Identity:
 def require_owner(ledger, action: str) -> None:
     if not ledger.identity().owner:
         raise Refused(f"login '{ledger.login}' may not {action}: only the ledger's owner may",
-                      "connect as the database's owner (the login that created the ledger)")
+                      "connect as the database's owner, the login that created the ledger")
 
 
 def grant(ledger, login: str, agent: str, at: str, actor: str) -> None:
