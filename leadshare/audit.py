@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import hmac
 import operator
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ from leadshare.ledger import events as ev
 from leadshare.models import Candidate
 from leadshare.bulk import beside
 from leadshare.ledger.store import Ledger, assignment_key
-from leadshare.services import personal_digest, row_digest, short_hash
+from leadshare.services import note_digest, personal_digest, row_digest, short_hash
 
 # The projection columns a replay rebuilds, compared lead by lead.
 REPLAYED = (
@@ -102,9 +103,11 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
         seq, _, hash_hex = recorded.partition(":")
         if int(seq) != count or hash_hex != head.hex():
             report.add(f"chain head: the ledger recorded event {seq} as its head but the log ends at event {count}")
-    if expect_head:
-        if not head.hex().startswith(expect_head.lower()):
-            report.add(f"chain head is {head.hex()[:16]}…, not the expected {expect_head[:16]}… (the log was cut or rewritten)")
+    if expect_head and not hmac.compare_digest(head.hex(), expect_head.lower()):
+        report.add(f"chain head is {head.hex()[:16]}…, not the expected {expect_head[:16]}… (the log was cut or rewritten)")
+    for trigger in ledger.missing_append_only_guards():
+        report.add(f"the append-only protection of the log is missing (trigger {trigger} was dropped outside "
+                   "leadshare): events can be rewritten; compare the ledger with a backup")
     for problem in ledger.log_protection_problems():
         report.add(problem)
     _check_candidate_sets(ledger, report)
@@ -137,8 +140,8 @@ def _side_checks(ledger: Ledger) -> _SideChecks:
 
 def _check_notes(ledger: Ledger) -> list[str]:
     notes: list[str] = []
-    salt_hex = ledger.salt.hex()
-    for note_id, lead, seq, text, data in ledger.notes_with_events():
+    ledger_salt = ledger.salt
+    for note_id, lead, seq, text, data, lead_salt in ledger.notes_with_events():
         try:
             digest = orjson.loads(data)["digest"] if data is not None else None
         except (orjson.JSONDecodeError, KeyError, TypeError):
@@ -146,7 +149,7 @@ def _check_notes(ledger: Ledger) -> list[str]:
             continue
         if digest is None:
             notes.append(f"note {note_id}: no note event {seq} recorded it")
-        elif text is not None and short_hash([salt_hex, text]).hex() != digest:
+        elif text is not None and note_digest(lead_salt or ledger_salt, text) != digest:
             notes.append(f"note {note_id} on lead {lead}: its text changed after event {seq} recorded it{_by(ledger, 'notes', note_id)}")
     return notes
 
@@ -259,6 +262,8 @@ class _Replay:
             self.leads[lead].escalated_at = at
         elif type_ == "forgotten":
             self.leads[lead].forgotten_at = at
+            if data.get("row"):  # a lead from before per-lead salts: its row from here on
+                self.rows[lead] = data["row"]
 
     def _decided(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:
         if data.get("new"):
@@ -303,7 +308,7 @@ def _check_projections(ledger: Ledger, report: Report, replay: "_Replay") -> Non
 
 # A lead row as verify reads it: the replayed projection, then what the digests cover.
 _LEAD_READ = ("id", *REPLAYED, "external_id", "source", "region", "attrs", "batch", "created_at", "pd",
-              "name", "phone", "email", "phone_key", "email_key")
+              "name", "phone", "email", "phone_key", "email_key", "salt")
 _N = len(REPLAYED)
 
 
@@ -319,7 +324,7 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
         lead_id = row[0]
         stored_ids.add(lead_id)
         (external_id, source, region, attrs, batch, created_at, pd,
-         name, phone, email, phone_key, email_key) = row[_N + 1:]
+         name, phone, email, phone_key, email_key, lead_salt) = row[_N + 1:]
         if row[agent_i] is not None and row[assigned_i] is not None:
             key = assignment_key(row[assigned_i], row[agent_i], row[cands_i], row[rule_i], row[strategy_i], source,
                                  region, row[status_i])
@@ -335,16 +340,25 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
                     report.add(f"lead {lead_id}: {column} is {value!r} but the log says {logged!r}{_by(ledger, 'leads', lead_id)}")
                     break
         pd = pd if isinstance(pd, bytes) else None
-        if row_digest(external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
+        # a lead with its own salt has its external id in `pd`; a forgotten one has none left
+        certified_external_id = None if lead_salt is not None else external_id
+        if row_digest(certified_external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
             report.add(f"lead {lead_id}: stored fields differ from what event {ledger.first_event_of(lead_id)} recorded"
                        f"{_by(ledger, 'leads', lead_id)}")
-        if row[forgotten_i] is None and pd != personal_digest(salt, name, phone, email, phone_key, email_key):
-            report.add(f"lead {lead_id}: name, phone or email changed outside leadshare{_by(ledger, 'leads', lead_id)}")
+        if row[forgotten_i] is None and pd != _personal(lead_salt, salt, name, phone, email, phone_key, email_key, external_id):
+            report.add(f"lead {lead_id}: name, phone or email changed outside leadshare (or its external id)"
+                       f"{_by(ledger, 'leads', lead_id)}")
     for lead_id in sorted(set(replay.leads) - stored_ids):
         report.add(f"lead {lead_id}: created by the log but missing from the leads table")
     if ledger.assignment_counts() != counted:
         report.add("assignment counts (what fairness reads) differ from the leads they count; "
                    "they were changed outside leadshare")
+
+
+def _personal(lead_salt, ledger_salt: bytes, name, phone, email, phone_key, email_key, external_id) -> bytes:
+    if lead_salt is not None:
+        return personal_digest(lead_salt, name, phone, email, phone_key, email_key, external_id)
+    return personal_digest(ledger_salt, name, phone, email, phone_key, email_key)
 
 
 def _rederive(ledger: Ledger, report: Report) -> None:

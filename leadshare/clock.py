@@ -144,6 +144,29 @@ def parse_when(text: str, now: datetime) -> datetime:
     return parsed.astimezone(tz)
 
 
+_DAY_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2}|today|yesterday)\s*", re.IGNORECASE)
+
+
+def period_end(text: str, now: datetime) -> datetime:
+    """--until WHEN: a bare date (or today, yesterday) means the end of that day, so
+    `--since 2026-11-01 --until 2026-11-30` covers the whole of November 30."""
+    start = parse_when(text, now)
+    if _DAY_ONLY.fullmatch(text):
+        nxt = localize(start.replace(tzinfo=None) + _DAY, start.tzinfo)
+        return nxt - timedelta(seconds=1)
+    return start
+
+
+def period(since: str | None, until: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as moments; a span given with --until counts back from it, not from
+    now (`--since 7d --until 2026-06-30` is the last week of June)."""
+    end = period_end(until, now) if until else None
+    start = parse_when(since, end if end is not None and is_span(since) else now) if since else None
+    if start is not None and end is not None and end <= start:
+        raise LeadshareError(f"--since {since} is not before --until {until}", "give a period that starts before it ends")
+    return start, end
+
+
 def to_utc_iso(dt: datetime) -> str:
     """The storage form: UTC, seconds precision, '2026-11-25T07:00:00+00:00'."""
     if dt.tzinfo is None or dt.utcoffset() is None:

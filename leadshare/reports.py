@@ -55,8 +55,6 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from leadshare import clock
-# The export has its own module; the commands reach it through reports, as they always have.
-from leadshare.export import EXPORT_FORMATS, csv_cell, export_rows, write_export  # noqa: F401
 from leadshare.models import Team
 
 if TYPE_CHECKING:  # reports take a ledger but never pull SQL in themselves

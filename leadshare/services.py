@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -46,13 +47,29 @@ def short_hash(obj: object) -> bytes:
 _sha256, _dumps = hashlib.sha256, orjson.dumps
 
 
-def personal_digest(salt: bytes, name, phone, email, phone_key, email_key) -> bytes:
-    return _sha256(salt + _dumps([name, phone, email, phone_key, email_key])).digest()[:16]
+def personal_digest(salt: bytes, *personal) -> bytes:
+    """The digest the chain keeps of a lead's personal fields: (name, phone, email, phone_key,
+    email_key, external_id) under the lead's own salt, which `forget` erases; for a lead from
+    before per-lead salts, the first five under the ledger's salt."""
+    return _sha256(salt + _dumps(personal)).digest()[:16]
+
+
+def note_digest(salt: bytes, text: str) -> str:
+    """A note's digest in its event, under its lead's salt (the ledger's for older leads)."""
+    return short_hash([salt.hex(), text]).hex()
+
+
+def salt_of(ledger: Ledger, lead: dict) -> bytes:
+    return lead.get("salt") or ledger.salt
+
+
+SALT_BYTES = 16
 
 
 def row_digest(external_id, source, region, attrs: str, batch, created_at, pd: bytes | None) -> str:
     """What a lead's creating event certifies about its stored row (personal part by digest only),
-    as short_hash() of the list. The lead's id is the event's own `lead`, which the chain covers;
+    as short_hash() of the list. A lead with its own salt has external_id None here: its personal
+    digest covers it, so `forget` can erase it and this digest still holds. The lead's id is the event's own `lead`, which the chain covers;
     leaving it out lets the digest be made before the id is known (while the file is being read)."""
     return _sha256(_dumps([external_id, source, region, attrs, batch, created_at, pd.hex() if pd else None])).digest()[:16].hex()
 
@@ -380,6 +397,9 @@ def import_file(
 WRITE_CHUNK = 20_000  # leads read, decided, then written, at a time: memory stays flat on big files
 
 
+_ROW_AGENT = Ledger.LEAD_COLUMNS.index("agent")  # the owner's place in a new lead's row
+
+
 class _BatchWriter:
     """Gathers a run of new leads and their events and writes them together, so a big import
     holds a chunk in memory, not the whole file. The import holds the write lock and nothing
@@ -404,8 +424,8 @@ class _BatchWriter:
         NewEvent, or a plain tuple of its fields)."""
         if row is not None:
             self.rows.append(row)
-            if self.notify and row[14]:
-                self.by_agent_ids.setdefault(row[14], []).append(row[0])
+            if self.notify and row[_ROW_AGENT]:
+                self.by_agent_ids.setdefault(row[_ROW_AGENT], []).append(row[0])
         self.events.append(event)
         if len(self.events) >= WRITE_CHUNK:
             self.flush()
@@ -432,7 +452,6 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
     batch = ledger.next_batch()
     result = ImportResult(batch=batch)
     decider = _Decider(s)
-    salt = ledger.salt
     closed = set(team.closed_statuses)
     statuses = set(team.statuses)
     initial = team.statuses[0]
@@ -472,12 +491,16 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
         # What needs only the record, done where the rows are read (a child process for a big
         # file), and all the rest of the import needs of it: (row, the record's part of the lead
         # row, dedupe keys, row digest, the attributes when rules or --keep-owner read them).
+        # Each lead's own salt: one draw from the system's randomness per chunk, not per lead. The
+        # external id goes into the personal digest (erasable) instead of the row digest.
         out = []
-        for r in records:
+        salts = os.urandom(SALT_BYTES * len(records))
+        for i, r in enumerate(records):
             phone_key = r.phone if r.phone_usable else None
             email_key = email_key_of(r.email) if r.email_usable else None
             attrs = canonical(r.attrs).decode()
-            pd = personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key)
+            salt = salts[i * SALT_BYTES:(i + 1) * SALT_BYTES]
+            pd = personal_digest(salt, r.name, r.phone, r.email, phone_key, email_key, r.external_id)
             keys = _keys(r.external_id, phone_key, email_key)
             others = ()  # a list cell's other phones and emails: they match duplicates too
             if r.more_phones or r.more_emails:
@@ -485,9 +508,9 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                 keys += [f"{kind}:{key}" for kind, key in others]
             out.append((
                 r.row,
-                (r.external_id, r.name, r.phone, r.email, phone_key, email_key, pd, r.source, r.region, attrs),
+                (r.external_id, r.name, r.phone, r.email, phone_key, email_key, pd, r.source, r.region, attrs, salt),
                 keys,
-                row_digest(r.external_id, r.source, r.region, attrs, batch, s.at, pd),
+                row_digest(None, r.source, r.region, attrs, batch, s.at, pd),
                 r.attrs if need_attrs else None,
                 others,
             ))
@@ -530,7 +553,8 @@ def _import_batch(s: Session, parsed, keep_owner: bool, progress: Progress | Non
                         "duplicate",
                         lead=open_match[0],
                         agent=open_match[2],
-                        data={"batch": batch, "row": row_no, "source": head[7], "external_id": head[0]},
+                        # no external id: the chain cannot forget it (the lead's row and digest can)
+                        data={"batch": batch, "row": row_no, "source": head[7]},
                     ))
                     continue
                 previous_owner = max(matches)[2] if matches else None

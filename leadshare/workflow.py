@@ -13,7 +13,8 @@ from leadshare.models import CLOSED_STATUSES, Agent
 from leadshare.ledger import outbox
 from leadshare.ledger.events import NewEvent
 from leadshare.services import (
-    Session, _Decider, _enqueue, find_lead, lead_fields, notification, previous_leads, record_rules, short_hash,
+    Session, _Decider, _enqueue, find_lead, lead_fields, note_digest, notification, previous_leads, record_rules,
+    row_digest, salt_of,
 )
 
 import orjson
@@ -51,7 +52,7 @@ def _open(s: Session, lead: dict) -> bool:
 
 
 def _note_event(s: Session, lead: dict, text: str, **extra) -> NewEvent:
-    return NewEvent("note", lead=lead["id"], agent=lead["agent"], data={"digest": short_hash([s.ledger.salt.hex(), text]).hex(), **extra})
+    return NewEvent("note", lead=lead["id"], agent=lead["agent"], data={"digest": note_digest(salt_of(s.ledger, lead), text), **extra})
 
 
 def _write_note(s: Session, lead: dict, text: str, seq: int) -> None:
@@ -419,11 +420,20 @@ def forget(s: Session, ref: str) -> dict:
         lead = find_lead(s.ledger, ref)
         again = bool(lead["forgotten_at"])
         if not again:
-            s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data={})], at=s.at, actor=s.actor)
+            s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data=_forgotten_data(lead))],
+                            at=s.at, actor=s.actor)
             s.ledger.erase_personal(lead["id"], s.at)
             outbox.erase_personal(s.ledger, lead["id"])
     return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint(),
             "note": s.ledger.erasure_note()}
+
+
+def _forgotten_data(lead: dict) -> dict:
+    """A lead from before per-lead salts certified its external id and a digest under the
+    ledger-wide salt, both erased now: from here on the chain certifies its remaining row."""
+    if lead["salt"] is not None:
+        return {}
+    return {"row": row_digest(None, lead["source"], lead["region"], lead["attrs"], lead["batch"], lead["created_at"], None)}
 
 
 def explain(ledger, ref: str) -> dict:

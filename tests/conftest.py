@@ -135,3 +135,44 @@ def backend(request, monkeypatch) -> str:
 @pytest.fixture
 def cli(tmp_path, rules, backend) -> Cli:
     return Cli(tmp_path)
+
+
+def as_before_per_lead_salts(db: Path) -> None:
+    """Rewrite a ledger as leadshare wrote it before schema step 6: every digest of a lead under
+    the ledger-wide salt, its external id in its row digest, no salt column; the chain rehashed."""
+    import sqlite3
+
+    from leadshare.ledger import events as ev
+    from leadshare.services import note_digest, personal_digest, row_digest
+
+    with sqlite3.connect(db) as conn:
+        salt = bytes.fromhex(conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
+        conn.execute("DROP TRIGGER events_append_only_update")
+        conn.execute("DROP TRIGGER events_append_only_delete")
+        certified = {}
+        for lead, ext, name, tel, email, pk, ek, source, region, attrs, batch, created in conn.execute(
+                "SELECT id, external_id, name, phone, email, phone_key, email_key, source, region, attrs, batch, "
+                "created_at FROM leads").fetchall():
+            pd = personal_digest(salt, name, tel, email, pk, ek)
+            conn.execute("UPDATE leads SET pd = ? WHERE id = ?", (pd, lead))
+            certified[lead] = row_digest(ext, source, region, attrs, batch, created, pd)
+        texts = dict(conn.execute("SELECT seq, text FROM notes").fetchall())
+        prev = ev.GENESIS
+        for seq, at, actor, type_, lead, agent, data in conn.execute(
+                "SELECT seq, at, actor, type, lead, agent, data FROM events ORDER BY seq").fetchall():
+            body = orjson.loads(data)
+            if type_ in ("assigned", "queued") and body.get("new"):
+                body["row"] = certified[lead]
+            elif type_ == "note":
+                body["digest"] = note_digest(salt, texts[seq])
+            data = ev.canonical(body).decode()
+            prev = ev.link(prev, seq, at, actor, type_, lead, agent, data)
+            conn.execute("UPDATE events SET data = ?, hash = ? WHERE seq = ?", (data, prev, seq))
+        conn.execute("UPDATE meta SET value = (SELECT seq || ':' || hex(hash) FROM events ORDER BY seq DESC LIMIT 1) "
+                     "WHERE key = 'head'")
+        conn.execute("UPDATE meta SET value = lower(value) WHERE key = 'head'")
+        conn.execute("ALTER TABLE leads DROP COLUMN salt")
+        for name, verb in (("events_append_only_update", "UPDATE"), ("events_append_only_delete", "DELETE")):
+            conn.execute(f"CREATE TRIGGER {name} BEFORE {verb} ON events "
+                         "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
+        conn.execute("PRAGMA user_version = 5")

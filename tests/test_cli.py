@@ -22,6 +22,7 @@ def test_leadshare_help_command_shows_the_help_of_leadshare_or_of_a_command(cli)
 
 
 def test_a_failing_command_under_json_still_prints_one_json_document(cli):
+    cli("init")  # with no ledger at all, a warning line says so first (test_safety)
     result = cli("show", "999", "--json")
     assert result.exit_code == 2
     assert orjson.loads(result.stdout) == {"error": {

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import TEAM_YAML, Cli, lead_rows, ledger_conn, phone, write_csv
-from leadshare import export, reports
+from leadshare import export, outputs
 
 PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 REQUIRED = ("id", "external_id", "name", "phone", "email", "source", "region", "status", "agent", "created_at",
@@ -43,15 +43,15 @@ def export_json(cli: Cli, *args: str) -> list[dict]:
 
 @given(st.sampled_from(PREFIXES), st.text())
 def test_every_formula_prefix_gets_a_leading_quote(prefix, rest):
-    assert export.csv_cell(prefix + rest) == "'" + prefix + rest
+    assert outputs.csv_cell(prefix + rest) == "'" + prefix + rest
 
 
 @given(st.text())
 def test_other_cells_are_left_as_they_are(text):
     if text.startswith(PREFIXES):
-        assert export.csv_cell(text) == "'" + text
+        assert outputs.csv_cell(text) == "'" + text
     else:
-        assert export.csv_cell(text) == text
+        assert outputs.csv_cell(text) == text
 
 
 _name_char = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))
@@ -82,11 +82,11 @@ def test_export_neutralises_every_formula_prefix_in_a_corpus_of_names(corpus):
     assert len(as_json) == len(as_csv) == len(corpus)
     dangerous = 0
     for obj, row in zip(as_json, as_csv):
-        assert list(row) == list(obj)  # the same columns
-        for key, value in obj.items():
+        fields = obj.pop("fields")
+        assert list(row) == list(obj) + sorted(fields)  # the same columns, each attribute one of its own
+        for key, value in [*obj.items(), *fields.items()]:
             cell = row[key]
-            text = "" if value is None else (json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-                                             if isinstance(value, dict) else str(value))
+            text = "" if value is None else str(value)
             if text.startswith(PREFIXES):
                 assert cell == "'" + text, (key, text, cell)
                 dangerous += 1
@@ -208,7 +208,7 @@ def test_out_writes_the_file_atomically_and_privately(cli, tmp_path):
     assert os.listdir(out.parent) == ["leads.jsonl"]  # no temporary file left behind
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # customers' personal data
     out.chmod(0o640)
-    assert cli("export", "--out", str(out)).exit_code == 0
+    assert cli("export", "--format", "csv", "--out", str(out)).exit_code == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o640  # replacing keeps the file's permissions
     assert out.read_text().startswith("id,external_id,name,phone")
 
@@ -219,11 +219,11 @@ def test_a_failed_write_leaves_the_old_file_whole(cli, tmp_path, monkeypatch):
     out = tmp_path / "leads.csv.out"
     out.write_text("the previous export\n")
 
-    def full_disk(rows, fmt, fh):
+    def full_disk(rows, fmt, fh, *_):
         fh.write("id,external_id\n1,half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(reports, "write_export", full_disk)
+    monkeypatch.setattr(export, "write_export", full_disk)
     result = cli("export", "--out", str(out))
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "disk is full" in result.stderr
@@ -239,12 +239,12 @@ def test_a_read_only_folder_is_one_clear_error_and_exit_2(cli, tmp_path, monkeyp
     locked.chmod(0o555)
     try:
         if os.access(locked, os.W_OK):  # root ignores permissions: make the folder refuse the file as it would
-            from leadshare.cli import export_cmd
+            from leadshare import outputs
 
             def refuse(*args, **kwargs):
                 raise PermissionError(errno.EACCES, "Permission denied")
 
-            monkeypatch.setattr(export_cmd.tempfile, "mkstemp", refuse)
+            monkeypatch.setattr(outputs.tempfile, "mkstemp", refuse)
         result = cli("export", "--out", str(locked / "leads.csv"))
         assert result.exit_code == 2
         assert result.stderr.count("\n") == 1

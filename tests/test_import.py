@@ -73,6 +73,7 @@ def test_force_reads_again_but_rows_still_deduplicate(cli, tmp_path):
 
 def test_dry_run_writes_nothing(cli, tmp_path):
     write_csv(tmp_path / "leads.csv", lead_rows(3) + ["FB-X,No Contact,,,facebook,KL,residential"])
+    cli("init")  # a ledger that is there, empty (with none, a dry run creates none: test_safety)
     out = cli.json("import", "leads.csv", "--dry-run", code=1)
     assert out["imported"] == 3 and out["rejected"] == 1 and out["dry_run"] is True
     assert ledger_rows("leads") == [] and ledger_rows("events") == []
@@ -145,6 +146,7 @@ def test_import_from_stdin(cli):
 
 
 def test_unknown_lead_is_exit_2_with_one_line(cli):
+    cli("init")
     result = cli("show", "999")
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "999" in result.stderr

@@ -20,10 +20,11 @@ from leadshare.importer import (
     header_key,
     parse_map_options,
     read_leads,
-    rejects_csv_text,
-    write_rejects,
 )
+from leadshare.errors import LeadshareError
+from leadshare.importer import rejects_csv_text, write_rejects
 from leadshare.importer.lines import detect_delimiter
+from leadshare.outputs import csv_cell, output_file
 
 FIXTURES = Path(__file__).parent / "fixtures" / "csv"
 
@@ -42,6 +43,12 @@ def names(parsed) -> list[str]:
 
 def rows_of_rejects_file(text: str, delimiter: str = ",") -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def save_rejects(path, parsed) -> None:
+    """As `import` keeps them: through the one writer of user files, UTF-8 with a BOM."""
+    output_file(path, path.parent / "leadshare.db", "--rejects").write(
+        lambda fh: write_rejects(fh, parsed), encoding="utf-8-sig")
 
 
 # --- encodings ---------------------------------------------------------------------------------
@@ -481,12 +488,13 @@ def test_rejects_file_has_reason_then_the_original_header_and_rows_as_read(tmp_p
     text = f'Nama;No Tel;Emel\nAli;{ALI};\nSiti;n/a;"siti@@mail"\n"Abu\nbin Ali";;\n'
     parsed = read(text)
     out = tmp_path / "leads.rejected.csv"
-    write_rejects(out, parsed)
+    save_rejects(out, parsed)
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # spreadsheets read UTF-8 with a BOM as UTF-8
     rows = rows_of_rejects_file(raw.decode("utf-8-sig"), ";")
-    assert rows[0] == ["reason", "Nama", "No Tel", "Emel"]
-    assert [r[1:] for r in rows[1:]] == [["Siti", "n/a", "siti@@mail"], ["Abu\nbin Ali", "", ""]]
+    assert rows[0] == ["reason", "raw", "Nama", "No Tel", "Emel"]
+    assert [r[2:] for r in rows[1:]] == [["Siti", "n/a", "siti@@mail"], ["Abu\nbin Ali", "", ""]]
+    assert [r[1] for r in rows[1:]] == ["Siti;n/a;siti@@mail", '"Abu\nbin Ali";;']
     assert rows[1][0].startswith("line 3: no usable phone or email")
     assert rows[2][0].startswith("line 4: ")
     assert raw.decode("utf-8-sig") == rejects_csv_text(parsed)
@@ -496,31 +504,31 @@ def test_rejects_file_has_reason_then_the_original_header_and_rows_as_read(tmp_p
 def test_rejects_file_keeps_a_long_row_and_its_reason_aligned(tmp_path):
     parsed = read(f"reason,phone\nx,{ALI},extra\n")
     rows = rows_of_rejects_file(rejects_csv_text(parsed))
-    assert rows[0] == ["reject_reason", "reason", "phone"]
-    assert rows[1][1:] == ["x", ALI, "extra"]
+    assert rows[0] == ["reject_reason", "raw", "reason", "phone"]
+    assert rows[1][2:] == ["x", ALI, "extra"]
 
 
 def test_write_rejects_replaces_an_existing_file_atomically(tmp_path):
     out = tmp_path / "r.csv"
     out.write_text("old")
-    write_rejects(out, read("name,phone\nAli,n/a\n"))
+    save_rejects(out, read("name,phone\nAli,n/a\n"))
     assert "n/a" in out.read_text(encoding="utf-8-sig")
 
 
-def test_write_rejects_to_a_missing_folder_raises_oserror_for_the_caller(tmp_path):
-    with pytest.raises(OSError):
-        write_rejects(tmp_path / "nope" / "r.csv", read("name,phone\nAli,n/a\n"))
+def test_write_rejects_to_a_missing_folder_is_refused_before_writing(tmp_path):
+    with pytest.raises(LeadshareError, match="does not exist"):
+        save_rejects(tmp_path / "nope" / "r.csv", read("name,phone\nAli,n/a\n"))
 
 
 def test_write_rejects_leaves_no_temp_file_when_it_fails(tmp_path, monkeypatch):
-    import leadshare.importer as importer
+    import leadshare.outputs as outputs
 
     def boom(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer.rejects.os, "fsync", boom)
-    with pytest.raises(OSError):
-        write_rejects(tmp_path / "r.csv", read("name,phone\nAli,n/a\n"))
+    monkeypatch.setattr(outputs.os, "fsync", boom)
+    with pytest.raises(LeadshareError, match="disk is full"):
+        save_rejects(tmp_path / "r.csv", read("name,phone\nAli,n/a\n"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -552,8 +560,8 @@ def test_every_data_row_is_a_record_a_reject_or_a_blank_line(rows):
         assert rej.values == rows[rej.row - 1]  # the cells as read are the cells written
     # The rejects file gives back every rejected row's cells.
     back = rows_of_rejects_file(rejects_csv_text(parsed))
-    assert back[0] == ["reason", "name", "phone", "email", "notes"]
-    assert [r[1:] for r in back[1:]] == [r.values for r in parsed.rejects]
+    assert back[0] == ["reason", "raw", "name", "phone", "email", "notes"]
+    assert [r[2:] for r in back[1:]] == [[csv_cell(v) for v in r.values] for r in parsed.rejects]
 
 
 @settings(max_examples=200, deadline=None)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import lead_rows, write_csv
+from conftest import as_before_per_lead_salts, lead_rows, write_csv
 
 
 def test_ledger_is_created_private_even_under_a_permissive_umask(cli):
@@ -138,6 +138,7 @@ def test_a_ledger_of_the_first_schema_is_brought_up_to_date_and_reports_the_same
     cli("import", "leads.csv")
     cli("status", "1", "won", "--as", "aisyah")
     before = cli.json("fairness")
+    as_before_per_lead_salts(tmp_path / "leadshare.db")
     with sqlite3.connect("leadshare.db") as conn:  # as a ledger written before schema step 2
         conn.executescript(
             "DROP INDEX leads_open_urgency; DROP INDEX leads_created; DROP INDEX leads_contacted; "

@@ -253,3 +253,21 @@ def test_simulate_on_postgresql_works_on_a_copy_and_leaves_the_database_as_it_wa
     out = cli.json("simulate", "next.csv", "--rules", "rules.yaml", "--db", pg_url)
     assert sum(g["assigned"] for g in out["groups"]) == 6
     assert counts(pg_url) == before and verified(cli, pg_url)["head"] == head
+
+
+def test_a_reading_command_on_a_database_without_a_ledger_creates_none(cli, pg_server):
+    url = pg_server.url(pg_server.new_database(migrated=False))
+    result = cli("log", "--json", "--db", url)
+    assert result.exit_code == 0 and orjson.loads(result.stdout) == []
+    assert "no ledger at postgresql://owner:***@" in result.stderr and PASSWORD not in result.stderr
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regnamespace('leadshare')").fetchone() == (None,)
+
+
+def test_verify_on_postgresql_names_a_dropped_append_only_guard(cli, tmp_path, pg_url):
+    write_csv(tmp_path / "leads.csv", lead_rows(2))
+    cli("import", "leads.csv", "--db", pg_url)
+    with psycopg.connect(pg_url) as conn:  # the owner can: verify must then say so
+        conn.execute("DROP TRIGGER events_no_truncate ON leadshare.events")
+    report = cli.json("verify", "--db", pg_url, code=1)
+    assert any("trigger events_no_truncate was dropped" in p for p in report["problems"])

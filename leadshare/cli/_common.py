@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ def _error_document(message: str, hint: str | None, exit_code: int) -> None:
 def _report(message: str, hint: str | None, exit_code: int, as_json: bool) -> None:
     if as_json:
         _error_document(message, hint, exit_code)
-    print(f"leadshare: {message}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+    print(f"leadshare: {terminal_safe(message + (f' ({hint})' if hint else ''), one_line=True)}", file=sys.stderr)
     raise typer.Exit(exit_code)
 
 
@@ -124,6 +125,7 @@ def fail(exc: LeadshareError, as_json: bool = False) -> None:
         _error_document(exc.message, exc.hint, exc.exit_code)
     lines = exc.lines() if isinstance(exc, RulesError) else [str(exc)]
     for line in lines:
+        line = terminal_safe(line, one_line=True)
         print(f"leadshare: {line}" if not isinstance(exc, RulesError) else line, file=sys.stderr)
     raise typer.Exit(exc.exit_code)
 
@@ -156,12 +158,20 @@ def where(ctx: typer.Context, db: str | None = None, rules: Path | None = None, 
 _open_ledgers: list = []
 
 
-def open_ledger(w: Where):
-    """The ledger at w.db. On a server that names who is connected, the login decides who acts:
-    w.actor becomes the login's agent (refused for a login granted none, or naming another)."""
+def open_ledger(w: Where, create: bool = True):
+    """The ledger at w.db. A command that only reads (create=False) creates none where there is
+    none yet: a mistyped --db must not leave an empty ledger behind and report success on it.
+    It warns and reads an empty ledger in memory instead, so its result is simply empty.
+    On a server that names who is connected, the login decides who acts: w.actor becomes the
+    login's agent (refused for a login granted none, or naming another)."""
+    from leadshare.ledger import open_existing
     from leadshare.ledger import open_ledger as open_at
+    from leadshare.ledger.store import Ledger
 
-    ledger = open_at(w.db)
+    ledger = open_at(w.db) if create else open_existing(w.db)
+    if ledger is None:
+        warn_no_ledger(w.db_name)
+        ledger = Ledger.empty(w.db_name)
     _open_ledgers.append(ledger)
     identity = ledger.identity()
     if identity is not None:
@@ -169,6 +179,24 @@ def open_ledger(w: Where):
 
         w.actor = acting_agent(identity, w.actor)
     return ledger
+
+
+def ledger_there(db: str) -> bool:
+    """Whether a ledger exists at `db`; when not, one warning line for a command that reads."""
+    from leadshare.ledger import display_name, ledger_exists
+
+    if ledger_exists(db):
+        return True
+    warn_no_ledger(display_name(db))
+    return False
+
+
+def warn_no_ledger(name: str) -> None:
+    warn(f"no ledger at {name} yet; nothing was created (writing commands and `leadshare init` create it)")
+
+
+def warn(message: str) -> None:
+    print(f"warning: {terminal_safe(message, one_line=True)}", file=sys.stderr)
 
 
 def _close_ledgers() -> None:
@@ -192,16 +220,16 @@ def load_team(w: Where):
     return load(w.rules)
 
 
-def rules_and_ledger(w: Where, required: bool = True):
+def rules_and_ledger(w: Where, required: bool = True, create: bool = True):
     """(the rules in force, the ledger). A file's rules are read first, so a bad rules file stops
     before a ledger file is made; on a server the login decides whose rules (see team_in_force).
-    Not `required`: None when there is no rules file."""
+    Not `required`: None when there is no rules file. `create`: as open_ledger takes it."""
     from leadshare.ledger import is_url
 
     if not is_url(w.db):
         team = load_team(w) if required or w.rules.exists() else None
-        return team, open_ledger(w)
-    ledger = open_ledger(w)
+        return team, open_ledger(w, create)
+    ledger = open_ledger(w, create)
     return team_in_force(w, ledger, required), ledger
 
 
@@ -233,28 +261,28 @@ def team_in_force(w: Where, ledger, required: bool = True):
 def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str | None):
     """For commands that only read: (where, the rules if present, the ledger)."""
     w = where(ctx, db, rules, actor)
-    team, ledger = rules_and_ledger(w, required=False)
+    team, ledger = rules_and_ledger(w, required=False, create=False)
     return w, team, ledger
 
 
-def session(w: Where, acting: str | None = None):
+def session(w: Where, acting: str | None = None, create: bool = True):
     """Ledger + rules + actor + now, for a use case. `acting` names a command that changes a lead
-    as a person: it needs an identity, so a forgotten --as never passes as the system's. Run by
-    the owner or a manager under rules other than the ledger's last loaded, its first change puts
-    them in force."""
+    as a person: it needs an identity, so a forgotten --as never passes as the system's.
+    create=False: a use case that only reads, which creates no ledger. Run by the owner or a
+    manager under rules other than the ledger's last loaded, its first change puts them in force."""
     from leadshare import clock
     from leadshare.ledger import is_url
     from leadshare.services import Session, load_rules_with_first_change
     from leadshare.tiers import with_earned_tiers
 
-    ledger = open_ledger(w) if is_url(w.db) else None  # on a server, the login is who acts
+    ledger = open_ledger(w, create) if is_url(w.db) else None  # on a server, the login is who acts
     # a bad rules file stops here, before a ledger file is made
     rules_file = team_in_force(w, ledger) if ledger else load_team(w)
     if acting and not w.actor:
         raise LeadshareError(f"who is acting? `{acting}` changes a lead as a person",
                              "pass --as AGENT_ID or set LEADSHARE_AGENT (a script: --as system)")
     actor = acting_id(rules_file, w.actor)
-    ledger = ledger or open_ledger(w)
+    ledger = ledger or open_ledger(w, create)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
     s = Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
     load_rules_with_first_change(s)
@@ -278,11 +306,25 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
         render()
 
 
+# Control characters from the data (C0 and C1, DEL): an ESC or OSC sequence in a name or note
+# would otherwise drive the reader's terminal (set its title, write its clipboard, hide text).
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str, one_line: bool = False) -> str:
+    """Text as it may reach a terminal: every control character shown escaped (`\\x1b`); newline
+    and tab pass unless the text must stay `one_line` (an error or warning line)."""
+    pattern = _CONTROL_OR_BREAK if one_line else CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def console(stderr: bool = False):
-    from rich.console import Console
+    """The people's view: everything it prints passes terminal_safe() (see _terminal.py)."""
+    from leadshare.cli._terminal import SafeConsole
 
     # no markup: customer and agent names like "[b]Ali[/b]" must print as written
-    return Console(stderr=stderr, highlight=False, markup=False)
+    return SafeConsole(stderr=stderr, highlight=False, markup=False)
 
 
 _RIGHT_ALIGNED = {"#", "id", "assigned", "expected", "share", "exp.share", "open", "open/cap", "capacity", "seq", "weight",
@@ -305,7 +347,8 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], caption:
 
     from leadshare import clock
 
-    cells = [["" if v is None else clock.wall_clock_in_text(str(v), tz) for v in r] for r in rows]
+    # escaped before the widths are measured, so an escaped cell is laid out whole
+    cells = [["" if v is None else terminal_safe(clock.wall_clock_in_text(str(v), tz)) for v in r] for r in rows]
     widths = [max([len(name), *(len(r[i]) for r in cells)]) for i, name in enumerate(columns)]
     keep = [i for i, _ in enumerate(columns) if not cells or any(r[i] for r in cells)]
     width = console().width

@@ -10,9 +10,9 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, where,
+    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, warn, where,
 )
-from leadshare.errors import ECHO_ITEMS, EXIT_ATTENTION, EXIT_OK, InputError, echo, echo_list
+from leadshare.errors import ECHO_ITEMS, EXIT_ATTENTION, EXIT_OK, InputError, LeadshareError, echo, echo_list
 
 
 def _read_input(file: str) -> tuple[bytes, str]:
@@ -61,15 +61,15 @@ def _warn(name: str, parsed) -> None:
     file must not bury the summary under a million lines. `parsed` (a ParsedStream or a
     ParsedFile) keeps the first few row warnings and counts them all as the rows are read."""
     for w in parsed.warnings:
-        sys.stderr.write(f"warning: {name}: {w}\n")
+        warn(f"{name}: {w}")
     shown = 0
     for row, line, w in parsed.row_warnings[:ROW_WARNINGS_SHOWN]:
-        sys.stderr.write(f"warning: {name} row {row} (line {line}): {w}\n")
+        warn(f"{name} row {row} (line {line}): {w}")
         shown += 1
     total = parsed.row_warning_count
     if total > shown:
-        sys.stderr.write(f"warning: {name}: {total - shown} more fields kept as written, not shown here; "
-                         f"`leadshare export` lists every lead as stored\n")
+        warn(f"{name}: {total - shown} more fields kept as written, not shown here; "
+             f"`leadshare export` lists every lead as stored")
 
 
 @app.command("import")
@@ -89,9 +89,14 @@ def import_(
     as_: AsOption = None,
 ) -> None:
     """Import leads from a CSV: clean, deduplicate, assign by the rules, in one transaction."""
-    from leadshare import importer, services
+    from leadshare import importer, outputs, services
 
-    s = session(where(ctx, db, rules, as_))
+    w = where(ctx, db, rules, as_)
+    # the rejects file is checked before any work: a bad target must not cost a committed import
+    to_stderr = rejects is None and file == "-"
+    target = None if dry_run or to_stderr else outputs.output_file(
+        rejects or Path(file).with_name(Path(file).stem + ".rejected.csv"), w.db, "--rejects")
+    s = session(w, create=not dry_run)
     mapping = importer.parse_map_options(map_ or [])
     data, name = _read_input(file)
     parsed = importer.open_leads(data, name=name, region=s.team.phone_region, mapping=mapping, default_source=source,
@@ -99,15 +104,17 @@ def import_(
     del data  # the stream holds what it still needs (a big file is then read in a child process)
 
     def write_rejects() -> str | None:
-        if rejects is None and file == "-":
-            sys.stderr.write(importer.rejects_csv_text(parsed))
+        def fill(out) -> None:
+            importer.write_rejects(out, parsed)
+
+        if target is None:
+            fill(sys.stderr)
             return None
-        target = rejects or Path(file).with_name(Path(file).stem + ".rejected.csv")
         try:
-            importer.write_rejects(target, parsed)
-        except OSError as exc:
-            raise InputError(f"{target}: cannot write the rejected rows ({exc.strerror}); nothing was imported",
-                             "pass --rejects PATH in a writable folder") from exc
+            target.write(fill, encoding="utf-8-sig")  # the BOM: spreadsheets then read UTF-8 as UTF-8
+        except LeadshareError as exc:
+            message = exc.message.replace("nothing was written", "the rejected rows could not be kept, so nothing was imported")
+            raise InputError(message, exc.hint) from None
         return str(target)
 
     bar, progress = _progress()

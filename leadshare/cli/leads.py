@@ -45,7 +45,7 @@ def mine(
     from leadshare.models import CLOSED_STATUSES
 
     w = where(ctx, db, rules, as_)
-    team, ledger = rules_and_ledger(w, required=False)  # a granted login is its agent: no --as needed
+    team, ledger = rules_and_ledger(w, required=False, create=False)  # a granted login is its agent: no --as needed
     if not w.actor:
         raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
     if team is not None:

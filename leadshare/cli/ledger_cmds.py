@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Optional
 
 import orjson
@@ -9,7 +10,9 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, reading, table, where
-from leadshare.errors import EXIT_ATTENTION
+from leadshare.errors import EXIT_ATTENTION, LeadshareError
+
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @app.command("init")
@@ -78,9 +81,12 @@ def verify(
     """Check the audit chain, the database, and that the state replays from the log."""
     from leadshare import audit
 
+    if expect_head is not None and not _HASH.fullmatch(expect_head.strip()):
+        raise LeadshareError(f"--expect-head {expect_head[:80]!r}: not a whole chain hash (64 hex digits)",
+                             "copy the full `chain head` that `leadshare verify` printed")
     w = where(ctx, db, rules)
-    ledger = open_ledger(w)
-    report = audit.verify(ledger, expect_head=expect_head, decisions=decisions)
+    ledger = open_ledger(w, create=False)
+    report = audit.verify(ledger, expect_head=expect_head and expect_head.strip(), decisions=decisions)
 
     def render() -> None:
         c = console()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,32 +10,6 @@ import typer
 from leadshare.cli import app
 from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, rules_and_ledger, table, where
 from leadshare.errors import LeadshareError
-
-_DAY_ONLY = re.compile(r"\s*(\d{4}-\d{2}-\d{2}|today|yesterday)\s*", re.IGNORECASE)
-
-
-def period_end(text: str, now: datetime) -> datetime:
-    """--until WHEN: a bare date (or today, yesterday) means the end of that day, so
-    `--since 2026-11-01 --until 2026-11-30` covers the whole of November 30."""
-    from leadshare import clock
-
-    start = clock.parse_when(text, now)
-    if _DAY_ONLY.fullmatch(text):
-        nxt = clock.localize(start.replace(tzinfo=None) + timedelta(days=1), start.tzinfo)
-        return nxt - timedelta(seconds=1)
-    return start
-
-
-def period(since: str | None, until: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
-    """--since and --until as moments; a span given with --until counts back from it, not from
-    now (`--since 7d --until 2026-06-30` is the last week of June)."""
-    from leadshare import clock
-
-    end = period_end(until, now) if until else None
-    start = clock.parse_when(since, end if end is not None and clock.is_span(since) else now) if since else None
-    if start is not None and end is not None and end <= start:
-        raise LeadshareError(f"--since {since} is not before --until {until}", "give a period that starts before it ends")
-    return start, end
 
 
 @app.command("fairness")
@@ -58,9 +30,9 @@ def fairness(
     if by not in reports.GROUPINGS:
         raise LeadshareError(f"--by {by}: not a grouping", "use one of: " + ", ".join(reports.GROUPINGS))
     w = where(ctx, db, rules, as_)
-    team, ledger = rules_and_ledger(w)
+    team, ledger = rules_and_ledger(w, create=False)
     now = clock.now(team.timezone)
-    start, end = period(since or "30d", until, now)
+    start, end = clock.period(since or "30d", until, now)
     if end is None:
         end = now
         if end <= start:
@@ -127,14 +99,15 @@ def dashboard(
     as_: AsOption = None,
 ) -> None:
     """Write a self-contained HTML team dashboard: fairness, load, sources, SLA, imports, ledger check."""
-    from leadshare import clock
+    from leadshare import clock, outputs
     from leadshare import dashboard as page
-    from leadshare.cli.export_cmd import write_atomically
 
     w = where(ctx, db, rules, as_)
-    team, ledger = rules_and_ledger(w)
+    target = outputs.output_file(out, w.db)
+    team, ledger = rules_and_ledger(w, create=False)
     now = clock.now(team.timezone)
     html = page.render(ledger, team, now, days=days, verify=not skip_verify)
-    write_atomically(out, lambda fh: fh.write(html))
-    console().print(f"dashboard written: {out}", markup=False)
+    target.write(lambda fh: fh.write(html))
+    if target.path is not None:
+        console(stderr=target.is_stream).print(f"dashboard written: {out}")
 

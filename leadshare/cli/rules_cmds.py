@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import DbOption, JsonOption, RulesOption, console, emit, open_ledger, where
+from leadshare.cli._common import DbOption, JsonOption, RulesOption, console, emit, open_ledger, terminal_safe, where
 from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED, LeadshareError
 
 rules_app = typer.Typer(help="The rules file, and the rules in force.", no_args_is_help=True)
@@ -38,7 +38,7 @@ def check(
     target = path or w.rules
     problems = check_rules(target)
     for line, message in problems:
-        typer.echo(f"{target}:{line}: {message}", err=True)
+        typer.echo(terminal_safe(f"{target}:{line}: {message}", one_line=True), err=True)
     if problems:
         typer.echo(RULES_HINT, err=True)
         raise typer.Exit(EXIT_REFUSED)
@@ -48,7 +48,7 @@ def check(
     if lead_fields is not None:
         warnings = sorted(warnings + lint_fields(team, lead_fields), key=lambda problem: problem[0])
     for line, message in warnings:
-        typer.echo(f"{target}:{line}: warning: {message}", err=True)
+        typer.echo(terminal_safe(f"{target}:{line}: warning: {message}", one_line=True), err=True)
     team_ok = f"{target}: ok" + (f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}" if warnings else "")
     console().print(team_ok)
     if warnings and strict:
@@ -92,7 +92,7 @@ def show(
     from leadshare.ledger.rules_log import latest_rules
 
     w = where(ctx, db=db, rules=rules)
-    loaded = latest_rules(open_ledger(w)) if ledger_exists(w.db) else None
+    loaded = latest_rules(open_ledger(w, create=False)) if ledger_exists(w.db) else None
     if loaded is not None:
         out = {"source": "ledger", "version": loaded.hash, "path": loaded.path, "loaded_at": loaded.at,
                "seq": loaded.seq, "text": loaded.text}

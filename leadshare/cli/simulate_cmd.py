@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import DbOption, JsonOption, console, emit, table, where
+from leadshare.cli._common import DbOption, JsonOption, console, emit, ledger_there, table, where
 
 
 @app.command("simulate")
@@ -32,6 +32,7 @@ def simulate(
         raise InputError(f"{file}: no such file", "check the path of the CSV")
     new_team = load(rules)
     current = load(current_path) if current_path.exists() and current_path.resolve() != rules.resolve() else None
+    ledger_there(w.db)  # none: today's state is an empty ledger (simulate never creates one)
     data = sim.simulate(w.db, file.read_bytes(), str(file), new_team, current)
 
     def render() -> None:

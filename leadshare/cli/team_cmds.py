@@ -26,7 +26,7 @@ def agents(
     """The roster now: available or why not, open load / capacity, tier, weight, next time on duty."""
     from leadshare import roster
 
-    s = session(where(ctx, db, rules, as_))
+    s = session(where(ctx, db, rules, as_), create=False)
     data = roster.roster(s)
 
     def render() -> None:
@@ -87,7 +87,7 @@ def leave_list(
     """All leave: from the rules file and from the ledger."""
     from leadshare import workflow
 
-    data = workflow.list_leave(session(where(ctx, db, rules, as_)))
+    data = workflow.list_leave(session(where(ctx, db, rules, as_), create=False))
     emit(data, json_, lambda: console().print(table("leave", ["id", "agent", "from", "to", "reason", "origin"],
                                                      [[r["id"] or "-", r["agent"], r["from"], r["to"], r["reason"], r["origin"]] for r in data])))
 
@@ -114,9 +114,16 @@ def backup(
     db: DbOption = None,
 ) -> None:
     """A consistent online copy of the ledger (safe while others write)."""
+    from leadshare import outputs
+
     w = where(ctx, db)
+    outputs.refuse_database(target, w.db, "backup FILE")
     if target.exists():
         raise LeadshareError(f"{target}: already exists", "choose a new file name; a backup never overwrites")
+    from leadshare.ledger import ledger_exists
+
+    if not ledger_exists(w.db):
+        raise LeadshareError(f"no ledger at {w.db_name}; nothing was backed up", "check --db or LEADSHARE_DB")
     ledger = open_ledger(w)
     ledger.backup_to(str(target))
     console().print(f"backed up {w.db_name} to {target} ({ledger.event_count()} events)")
@@ -134,7 +141,7 @@ def tiers(
     """Each agent's figures against the tiers' criteria, and the tier they would earn."""
     from leadshare import tiers as tiers_mod
 
-    s = session(where(ctx, db, rules, as_))
+    s = session(where(ctx, db, rules, as_), create=apply)
     rows = tiers_mod.apply(s) if apply else tiers_mod.review(s)
 
     def fmt(check: dict) -> str:

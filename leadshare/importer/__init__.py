@@ -21,7 +21,8 @@ section of the command-line contract:
   empty cells are skipped and counted. Nothing is dropped silently: an unbalanced quote rejects
   the line where it opened and the lines after it are read again as rows; ragged rows and
   oversized fields are rejects.
-- `write_rejects` / `rejects_csv_text`: a `reason` column, then the header and the rows as read.
+- `write_rejects` / `rejects_csv_text`: a `reason` column, the row as read, then the header and the
+  rows' cells, every cell spreadsheet-safe.
 
 Rows are not deduplicated here: the ledger does that against everything it holds.
 

@@ -1,64 +1,43 @@
-"""Rejects out: the rejected rows as a CSV a spreadsheet opens (a reason column, then the header
-and each row as read), written atomically or returned as text."""
+"""Rejects out: the rejected rows as a CSV a spreadsheet opens safely (a reason column, the row
+as read, then the header and each row's cells). The file itself is written by
+`leadshare.outputs`, like every file leadshare writes for the user."""
 
 from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
-from pathlib import Path
+from typing import IO
 
 from leadshare.importer.records import ParsedFile
+from leadshare.outputs import csv_cell
 
 
-def _reason_column(columns: list[str]) -> str:
+def _free_name(columns: list[str], candidates: tuple[str, ...]) -> str:
     taken = {c.strip().casefold() for c in columns}
-    for candidate in ("reason", "reject_reason", "leadshare_reason"):
-        if candidate not in taken:
-            return candidate
-    return "leadshare_reject_reason"
+    return next((c for c in candidates if c not in taken), candidates[-1])
 
 
-def _write_rejects(out, parsed: ParsedFile) -> None:
-    """`reason` first (so a row longer than the header cannot push it out of its column), then
-    the original header, then each rejected row's cells exactly as read. Same delimiter as the
-    input, so the spreadsheet that made the file opens it the same way."""
+def write_rejects(out: IO[str], parsed: ParsedFile) -> None:
+    """The rejects file: `reason` first (so a row longer than the header cannot push it out of
+    its column), `raw` (the row as one line of the file's csv), then the original header and
+    each rejected row's cells. Same delimiter as the input, so the spreadsheet that made the file
+    opens it the same way; every cell spreadsheet-safe, as an export's are."""
+    reason = _free_name(parsed.columns, ("reason", "reject_reason", "leadshare_reason", "leadshare_reject_reason"))
+    raw = _free_name([*parsed.columns, reason], ("raw", "raw_row", "leadshare_raw_row"))
     writer = csv.writer(out, delimiter=parsed.delimiter, lineterminator="\r\n")
-    writer.writerow([_reason_column(parsed.columns), *parsed.columns])
+    writer.writerow([csv_cell(c) for c in (reason, raw, *parsed.columns)])
+    line = io.StringIO()
+    as_line = csv.writer(line, delimiter=parsed.delimiter, lineterminator="\r\n")  # quotes a cell holding a line break
     for rej in parsed.rejects:
-        writer.writerow([f"line {rej.line}: {rej.reason}", *rej.values])
+        line.seek(0)
+        line.truncate()
+        as_line.writerow(rej.values)
+        raw_text = line.getvalue()[:-2]
+        writer.writerow([csv_cell(v) for v in (f"line {rej.line}: {rej.reason}", raw_text, *rej.values)])
 
 
 def rejects_csv_text(parsed: ParsedFile) -> str:
-    """The rejects file's content as text (for `import -`: it goes to stderr)."""
+    """The rejects file's content as text."""
     out = io.StringIO()
-    _write_rejects(out, parsed)
+    write_rejects(out, parsed)
     return out.getvalue()
-
-
-def write_rejects(path: str | os.PathLike[str], parsed: ParsedFile) -> None:
-    """Write the rejects CSV (UTF-8 with BOM, for spreadsheets) atomically: a temp file beside the
-    target, then os.replace. An OSError (folder missing, read-only) reaches the caller, which
-    knows whether anything was imported; no temp file is left behind."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as out:
-            _write_rejects(out, parsed)
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            mode = target.stat().st_mode & 0o777
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

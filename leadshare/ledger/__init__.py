@@ -32,16 +32,24 @@ def open_ledger(db: str | os.PathLike):
     return Ledger.open(db)
 
 
-def open_readonly(db: str | os.PathLike):
-    """The ledger at `db` to read without writing to it: none is created, none migrated. None
-    when there is no ledger there yet."""
+def open_existing(db: str | os.PathLike):
+    """The ledger at `db` (migrated to the latest schema), or None where there is none yet: a
+    command that only reads creates none."""
     if is_url(db):
-        return _postgres(db).open_readonly(str(db))
-    if not os.path.isfile(db) or os.path.getsize(db) == 0:
-        return None
+        return _postgres(db).open(str(db), create=False)
     from leadshare.ledger.store import Ledger
 
-    return Ledger.open_readonly(str(db))
+    return Ledger.open(db) if Ledger.exists(db) else None
+
+
+def open_readonly(db: str | os.PathLike):
+    """The ledger at `db` to read without writing to the SQLite file (a database is only brought
+    to the latest schema), or None where there is none yet."""
+    if is_url(db):
+        return open_existing(db)
+    from leadshare.ledger.store import Ledger
+
+    return Ledger.open_readonly(str(db)) if Ledger.exists(db) else None
 
 
 def _postgres(db: str | os.PathLike):
@@ -59,8 +67,11 @@ def _postgres(db: str | os.PathLike):
 
 
 def ledger_exists(db: str | os.PathLike) -> bool:
-    """Whether there is something at `db` to read (a URL names a server: it always may hold one)."""
-    return is_url(db) or os.path.exists(db)
+    """Whether there is a ledger at `db` (a URL names a server: only connecting would tell, so
+    it counts as one)."""
+    from leadshare.ledger.store import Ledger
+
+    return is_url(db) or Ledger.exists(db)
 
 
 def copy_to_file(db: str | os.PathLike, path: str) -> None:

@@ -218,7 +218,14 @@ STEPS: list[str] = [
     CREATE INDEX IF NOT EXISTS other_contacts_key ON other_contacts (key);
     CREATE INDEX IF NOT EXISTS other_contacts_lead ON other_contacts (lead);
     """,
-    # 6: the login that wrote an event, as a PostgreSQL ledger records it; a ledger copied from one
+    # 6: a salt per lead, beside its personal fields and erased with them by `forget`: the digests
+    # the chain keeps of a lead (its personal digest `pd`, covering external_id too, and its notes')
+    # can then no longer be tested against a guessed phone or email. Leads from before this step
+    # keep the ledger-wide salt in meta (salt NULL here) until they are forgotten.
+    """
+    ALTER TABLE leads ADD COLUMN salt BLOB;
+    """,
+    # 7: the login that wrote an event, as a PostgreSQL ledger records it; a ledger copied from one
     # keeps its logins (the chain covers them). Events written here have none.
     """
     ALTER TABLE events ADD COLUMN login TEXT;

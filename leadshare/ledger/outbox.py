@@ -97,6 +97,7 @@ def erase_personal(ledger: Ledger, lead_id: int) -> int:
         if not isinstance(payload, dict):
             payload = {}
         payload["customer"] = {"name": None, "phone": None, "email": None}
+        payload["external_id"] = None
         payload["text"] = f"lead {lead_id}: the customer's personal details were erased"
         changed.append((orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode(), r["id"]))
     ledger.conn.executemany("UPDATE outbox SET payload = ? WHERE id = ?", changed)

@@ -148,16 +148,9 @@ def recent_imports(ledger: "Ledger", limit: int = 10) -> list[dict]:
     return ledger.query("SELECT * FROM imports ORDER BY batch DESC LIMIT ?", (int(limit),))
 
 
-def export_leads(
-    ledger: "Ledger",
-    statuses: Sequence[str] = (),
-    agents: Sequence[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-) -> Iterator[dict]:
-    """Leads for `export`, oldest id first, streamed, each with the text of its newest note
-    (`last_note`). Filters: any of `statuses`, any of `agents`, created in
-    [since, until]."""
+def _export_filter(statuses: Sequence[str], agents: Sequence[str], since: str | None,
+                   until: str | None) -> tuple[str, list[Any]]:
+    """The WHERE of an export (empty when it takes every lead) and its parameters."""
     where: list[str] = []
     params: list[Any] = []
     if statuses:
@@ -172,10 +165,36 @@ def export_leads(
     if until is not None:
         where.append("l.created_at <= ?")
         params.append(until)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def export_leads(
+    ledger: "Ledger",
+    statuses: Sequence[str] = (),
+    agents: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> Iterator[dict]:
+    """Leads for `export`, oldest id first, streamed, each with the text of its newest note
+    (`last_note`). Filters: any of `statuses`, any of `agents`, created in
+    [since, until]."""
+    where, params = _export_filter(statuses, agents, since, until)
     sql = (
         "SELECT l.*, n.text AS last_note FROM leads l "
         "LEFT JOIN notes n ON n.id = (SELECT max(id) FROM notes WHERE lead = l.id)"
     )
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return ledger.stream(sql + " ORDER BY l.id", params)
+    return ledger.stream(sql + where + " ORDER BY l.id", params)
+
+
+def export_attribute_keys(
+    ledger: "Ledger",
+    statuses: Sequence[str] = (),
+    agents: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+) -> list[str]:
+    """Every attribute key of the leads an export with these filters takes, sorted: the csv's
+    columns are known before its first row is written."""
+    where, params = _export_filter(statuses, agents, since, until)
+    sql = f"SELECT DISTINCT k.key FROM {ledger.ATTRIBUTE_KEYS_FROM}{where} ORDER BY k.key"
+    return [key for (key,) in ledger.conn.execute(sql, params)]

@@ -73,7 +73,7 @@ BULK_LEADS = 50_000
 # A new lead row as insert_leads takes it.
 LEAD_COLUMNS = (
     "id", "external_id", "name", "phone", "email", "phone_key", "email_key", "pd", "source", "region",
-    "attrs", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
+    "attrs", "salt", "batch", "created_at", "status", "agent", "rule", "cands", "decided_seq", "assigned_at",
     "sla_start", "sla_due", "queued_reason", "closed_at", "strategy",
 )
 def assignment_key(assigned_at, agent, cands, rule, strategy, source, region, status) -> tuple:
@@ -104,10 +104,18 @@ class Ledger:
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
+        self.in_memory = path == ":memory:"  # kept when `path` is renamed for messages (empty())
         self._in_write = False
         self._first_write_step: Callable[[], None] | None = None
 
     # ---- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def empty(cls, path: str | os.PathLike) -> "Ledger":
+        """A new, empty ledger in memory that speaks of itself as `path` (where none is yet)."""
+        ledger = cls.open(":memory:")
+        ledger.path = str(path)
+        return ledger
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Ledger":
@@ -147,7 +155,15 @@ class Ledger:
 
     def side_check_path(self) -> str | None:
         """Where a second process may open this ledger read-only to check it beside this one."""
-        return None if self.path == ":memory:" else self.path
+        return None if self.in_memory else self.path
+
+    @staticmethod
+    def exists(path: str | os.PathLike) -> bool:
+        """A ledger is there (an empty file is what a crash during creation leaves: none yet)."""
+        try:
+            return os.path.getsize(path) > 0
+        except OSError:
+            return False
 
     @classmethod
     def open_readonly(cls, path: str) -> "Ledger":
@@ -418,13 +434,14 @@ class Ledger:
     def has_no_leads(self) -> bool:
         return self.scalar("SELECT NOT EXISTS (SELECT 1 FROM leads)") == 1
 
-    # every key of the leads' attributes, in the backend's JSON functions
-    _ATTRIBUTE_KEYS = "SELECT DISTINCT j.key FROM leads, json_each(leads.attrs) AS j WHERE leads.attrs != '{}'"
+    # leads `l` beside each key `k.key` of their attributes, in the backend's JSON functions
+    ATTRIBUTE_KEYS_FROM = "leads l, json_each(l.attrs) AS k"
 
     def lead_field_names(self) -> set[str]:
         """Every field at least one lead has: its attribute keys, and the standard columns rules can
         test (external_id, source, region) where some lead holds a value."""
-        names = {key for key, in self.conn.execute(self._ATTRIBUTE_KEYS)}
+        names = {key for key, in self.conn.execute(
+            f"SELECT DISTINCT k.key FROM {self.ATTRIBUTE_KEYS_FROM} WHERE l.attrs <> '{{}}'")}
         for column in ("external_id", "source", "region"):  # fixed names, not input
             if self.scalar(f"SELECT EXISTS (SELECT 1 FROM leads WHERE coalesce({column}, '') != '')"):
                 names.add(column)
@@ -611,8 +628,11 @@ class Ledger:
         """Blank a customer's personal fields in the lead and its notes, and scrub the freed pages
         (the outbox keeps its own copy: see outbox.erase_personal)."""
         self._scrub_freed_space()
+        # A lead from before per-lead salts keeps no `pd`: made with the ledger-wide salt, it could
+        # still be tested against guesses (its forgotten event certifies the row without it).
         self.conn.execute(
             "UPDATE leads SET name = NULL, phone = NULL, email = NULL, phone_key = NULL, email_key = NULL, "
+            "external_id = NULL, pd = CASE WHEN salt IS NULL THEN NULL ELSE pd END, salt = NULL, "
             "forgotten_at = ? WHERE id = ?",
             (at, lead_id),
         )
@@ -793,6 +813,13 @@ class Ledger:
 
     # ---- verification ----------------------------------------------------------------------
 
+    APPEND_ONLY_GUARDS = ("events_append_only_update", "events_append_only_delete")
+
+    def missing_append_only_guards(self) -> list[str]:
+        """The triggers that keep the events table append-only, if any was dropped."""
+        present = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        return [name for name in self.APPEND_ONLY_GUARDS if name not in present]
+
     def integrity_problems(self) -> list[str]:
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else [f"sqlite integrity check: {r}" for r in rows]
@@ -834,10 +861,11 @@ class Ledger:
             self.conn.text_factory = before
 
     def notes_with_events(self) -> Iterator[tuple]:
-        """(note id, lead, seq, text, the data of the note event at seq or None), by note id."""
+        """(note id, lead, seq, text, the data of the note event at seq or None, the lead's salt or
+        None), by note id."""
         return self.conn.execute(
-            "SELECT n.id, n.lead, n.seq, n.text, e.data FROM notes n "
-            "LEFT JOIN events e ON e.seq = n.seq AND e.type = 'note' ORDER BY n.id"
+            "SELECT n.id, n.lead, n.seq, n.text, e.data, l.salt FROM notes n "
+            "LEFT JOIN events e ON e.seq = n.seq AND e.type = 'note' LEFT JOIN leads l ON l.id = n.lead ORDER BY n.id"
         )
 
     def all_candidate_sets(self) -> Iterator[tuple[bytes, str]]:

@@ -188,7 +188,11 @@ STEPS: list[str] = [
     CREATE INDEX other_contacts_key ON leadshare.other_contacts (key);
     CREATE INDEX other_contacts_lead ON leadshare.other_contacts (lead);
     """,
-    # 4: logins attested by the server. Every event names the login that wrote it: the column
+    # 4: SQLite's step 6: a salt per lead, erased with its personal fields by `forget`.
+    """
+    ALTER TABLE leadshare.leads ADD COLUMN salt bytea;
+    """,
+    # 5: logins attested by the server. Every event names the login that wrote it: the column
     # defaults to session_user and a trigger refuses any other value (only the schema's owner may
     # write another, to copy a ledger in), so the chain, which covers the login, proves who acted.
     # `logins` maps a PostgreSQL login to the roster agent it acts as (`db grant`); a login reads

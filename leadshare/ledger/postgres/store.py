@@ -64,28 +64,19 @@ class PostgresLedger(Ledger):
         self.url = url
 
     @classmethod
-    def open(cls, url: str) -> "PostgresLedger":
-        """The ledger in the database at `url`, its schema created or migrated on first use."""
-        return cls._opened(url, migrate=True)
-
-    @classmethod
-    def open_readonly(cls, url: str) -> "PostgresLedger | None":
-        """The ledger to read without changing the database; None when it holds none yet."""
-        return cls._opened(url, migrate=False)
-
-    @classmethod
-    def _opened(cls, url: str, migrate: bool) -> "PostgresLedger | None":
+    def open(cls, url: str, create: bool = True) -> "PostgresLedger | None":
+        """The ledger in the database at `url`, migrated to the latest schema; created on first
+        use, or (create=False) None while the database holds none."""
         ledger = cls(connect(url), url)
         try:
             ledger.conn.execute(f"SET search_path = {SCHEMA}")
             ledger._identity = roles.identity(ledger)
             ledger.login = ledger._identity.login
             acting_agent(ledger._identity, None)  # a login granted nothing reads nothing: say so first
-            if migrate:
-                ledger._migrate()
-            elif ledger._schema_version() == 0:
+            if not create and ledger._schema_version() == 0:
                 ledger.close()
                 return None
+            ledger._migrate()
         except (psycopg.Error, LeadshareError) as exc:
             ledger.close()
             if isinstance(exc, LeadshareError):
@@ -152,7 +143,7 @@ class PostgresLedger(Ledger):
     _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     # leads_open_urgency's order: NULLs (no SLA) sort last in ascending order here
     URGENCY = "first_contact_at IS NOT NULL, sla_due, id"
-    _ATTRIBUTE_KEYS = "SELECT DISTINCT jsonb_object_keys(attrs::jsonb) FROM leads WHERE attrs <> '{}'"
+    ATTRIBUTE_KEYS_FROM = "leads l, jsonb_object_keys(l.attrs::jsonb) AS k(key)"
 
     def _has_log(self) -> bool:
         return self.scalar("SELECT to_regclass('leadshare.events')") is not None
@@ -215,6 +206,13 @@ class PostgresLedger(Ledger):
     def side_check_path(self) -> None:
         """The side checks run on this connection: a forked child must not share its socket."""
         return None
+
+    APPEND_ONLY_GUARDS = ("events_append_only", "events_no_truncate")
+
+    def missing_append_only_guards(self) -> list[str]:
+        present = {name for (name,) in self.conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('leadshare.events')")}
+        return [name for name in self.APPEND_ONLY_GUARDS if name not in present]
 
     def integrity_problems(self) -> list[str]:
         return []  # the server checks its own pages (data checksums, when the cluster has them)
