@@ -137,6 +137,7 @@ class Where:
     db: str  # a file path or a postgresql:// URL (a Path would fold the URL's //)
     rules: Path
     actor: str | None
+    ledger: Any = None  # the ledger once opened (open_ledger)
 
     @property
     def db_name(self) -> str:
@@ -163,7 +164,9 @@ def open_ledger(w: Where, create: bool = True):
     none yet: a mistyped --db must not leave an empty ledger behind and report success on it.
     It warns and reads an empty ledger in memory instead, so its result is simply empty.
     On a server that names who is connected, the login decides who acts: w.actor becomes the
-    login's agent (refused for a login granted none, or naming another)."""
+    login's agent (refused for a login granted none, or naming another). Opened once per `w`."""
+    if w.ledger is not None:
+        return w.ledger
     from leadshare.ledger import open_existing
     from leadshare.ledger import open_ledger as open_at
     from leadshare.ledger.store import Ledger
@@ -178,6 +181,7 @@ def open_ledger(w: Where, create: bool = True):
         from leadshare.logins import acting_agent
 
         w.actor = acting_agent(identity, w.actor)
+    w.ledger = ledger
     return ledger
 
 
@@ -220,17 +224,22 @@ def load_team(w: Where):
     return load(w.rules)
 
 
-def rules_and_ledger(w: Where, required: bool = True, create: bool = True):
-    """(the rules in force, the ledger). A file's rules are read first, so a bad rules file stops
-    before a ledger file is made; on a server the login decides whose rules (see team_in_force).
-    Not `required`: None when there is no rules file. `create`: as open_ledger takes it."""
+def rules_in_force(w: Where, required: bool = True, create: bool = True):
+    """The rules a command runs under. A file ledger's are the rules file, read before the ledger
+    is opened (a bad rules file stops before one is made); on a server the login decides whose
+    (see team_in_force), so the ledger is opened first. Not `required`: None when there is no
+    rules file. `create`: as open_ledger takes it."""
     from leadshare.ledger import is_url
 
-    if not is_url(w.db):
-        team = load_team(w) if required or w.rules.exists() else None
-        return team, open_ledger(w, create)
-    ledger = open_ledger(w, create)
-    return team_in_force(w, ledger, required), ledger
+    if is_url(w.db):
+        return team_in_force(w, open_ledger(w, create), required)
+    return load_team(w) if required or w.rules.exists() else None
+
+
+def rules_and_ledger(w: Where, required: bool = True, create: bool = True):
+    """(the rules in force, the ledger)."""
+    team = rules_in_force(w, required, create)
+    return team, open_ledger(w, create)
 
 
 def team_in_force(w: Where, ledger, required: bool = True):
@@ -271,18 +280,15 @@ def session(w: Where, acting: str | None = None, create: bool = True):
     create=False: a use case that only reads, which creates no ledger. Run by the owner or a
     manager under rules other than the ledger's last loaded, its first change puts them in force."""
     from leadshare import clock
-    from leadshare.ledger import is_url
     from leadshare.services import Session, load_rules_with_first_change
     from leadshare.tiers import with_earned_tiers
 
-    ledger = open_ledger(w, create) if is_url(w.db) else None  # on a server, the login is who acts
-    # a bad rules file stops here, before a ledger file is made
-    rules_file = team_in_force(w, ledger) if ledger else load_team(w)
+    rules_file = rules_in_force(w, create=create)  # on a server, the login is who acts from here
     if acting and not w.actor:
         raise LeadshareError(f"who is acting? `{acting}` changes a lead as a person",
                              "pass --as AGENT_ID or set LEADSHARE_AGENT (a script: --as system)")
     actor = acting_id(rules_file, w.actor)
-    ledger = ledger or open_ledger(w, create)
+    ledger = open_ledger(w, create)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
     s = Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
     load_rules_with_first_change(s)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, RulesOption, console, rules_and_ledger, where
+from leadshare.cli._common import AsOption, DbOption, RulesOption, console, open_ledger, rules_in_force, where
 from leadshare.errors import LeadshareError, NotFound
 
 
@@ -59,7 +59,7 @@ def export(
     fmt = exports.export_format(fmt, str(out) if out else None)
     w = where(ctx, db, rules, as_)
     target = outputs.output_file(out if out is not None else "-", w.db)
-    team, ledger = rules_and_ledger(w, required=False, create=False)
+    team = rules_in_force(w, required=False, create=False)
     statuses = _statuses(status, team)
     agents = _split(agent)
     if team is not None:
@@ -69,6 +69,7 @@ def export(
         agents = [team.agent(a).id for a in agents]  # the roster's spelling: `--agent Ben` is ben
     now = clock.now(team.timezone if team else "UTC")
     start, end = clock.period(since, until, now)
+    ledger = open_ledger(w, create=False)
     rows = exports.export_rows(ledger, team, statuses, agents, start, end)
     keys = exports.export_attribute_keys(ledger, statuses, agents, start, end) if fmt == "csv" else ()
     count = target.write(lambda fh: exports.write_export(rows, fmt, fh, keys, plain))

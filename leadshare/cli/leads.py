@@ -9,7 +9,7 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, RulesOption, acting_id, console, emit, local_time, reading, rules_and_ledger, table, where,
+    AsOption, DbOption, JsonOption, RulesOption, acting_id, console, emit, local_time, open_ledger, reading, rules_in_force, table, where,
 )
 from leadshare.errors import LeadshareError
 
@@ -45,11 +45,12 @@ def mine(
     from leadshare.models import CLOSED_STATUSES
 
     w = where(ctx, db, rules, as_)
-    team, ledger = rules_and_ledger(w, required=False, create=False)  # a granted login is its agent: no --as needed
+    team = rules_in_force(w, required=False, create=False)  # a granted login is its agent: no --as needed
     if not w.actor:
         raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
     if team is not None:
         w.actor = acting_id(team, w.actor)
+    ledger = open_ledger(w, create=False)
     now = clock.to_utc_iso(clock.now(team.timezone if team else "UTC"))
     if limit is None and not json_:
         limit = MINE_TABLE_LIMIT

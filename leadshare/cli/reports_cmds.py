@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, rules_and_ledger, table, where
+from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, open_ledger, rules_and_ledger, rules_in_force, table, where
 from leadshare.errors import LeadshareError
 
 
@@ -30,13 +30,14 @@ def fairness(
     if by not in reports.GROUPINGS:
         raise LeadshareError(f"--by {by}: not a grouping", "use one of: " + ", ".join(reports.GROUPINGS))
     w = where(ctx, db, rules, as_)
-    team, ledger = rules_and_ledger(w, create=False)
+    team = rules_in_force(w, create=False)
     now = clock.now(team.timezone)
     start, end = clock.period(since or "30d", until, now)
     if end is None:
         end = now
         if end <= start:
             raise LeadshareError(f"--since {since} is not before now", "give a period that starts before it ends")
+    ledger = open_ledger(w, create=False)
     data = reports.fairness(ledger, team, start, end, by=by)
 
     def render() -> None:

@@ -36,8 +36,9 @@ WRITES = {
 
 
 def identity(ledger) -> Identity:
-    """Who the server says is connected. Before the ledger's tables exist, the login creating
-    them is the database's owner."""
+    """Who the server says is connected. A database whose ledger knows no logins yet (none, or one
+    from before them) is opened as by its owner, who creates or migrates it; any other login is
+    still held back there by the privileges it lacks."""
     login, known = ledger.conn.raw.execute(
         "SELECT session_user::text, to_regprocedure('leadshare.login_identity()') IS NOT NULL"
     ).fetchone()
