@@ -251,3 +251,21 @@ def test_grants_are_logged_at_the_teams_time_and_the_log_table_shows_logins(team
     assert (granted["agent"], granted["data"], granted["login"]) == ("ben", {"login": login_name(ben)}, "owner")
     table = team_ledger.as_login(ben, "log", "--limit", "1")
     assert "login" in table.stdout and "owner" in table.stdout
+
+
+def test_verify_names_the_login_that_edited_a_note_through_psql(team_ledger):
+    ben = team_ledger.login("ben")
+    assert team_ledger.as_login(ben, "note", "2", "called, interested").exit_code == 0
+    with psycopg.connect(ben) as conn:
+        conn.execute("UPDATE leadshare.notes SET text = 'never called' WHERE lead = 2")
+    problems = orjson.loads(team_ledger.owner("verify", "--json").stdout)["problems"]
+    assert any("its text changed" in p and f"(row last written by login {login_name(ben)})" in p for p in problems)
+
+
+def test_a_managers_login_with_changed_rules_puts_them_in_force_and_agents_follow(team_ledger, rules):
+    aisyah, ben = team_ledger.login("aisyah"), team_ledger.login("ben")
+    rules.write_text(rules.read_text().replace("max_reassign: 2", "max_reassign: 3"))
+    assert team_ledger.as_login(aisyah, "note", "1", "called", rules=str(rules)).exit_code == 0
+    loaded = team_ledger.json_as(ben, "log", "--type", "rules_loaded")[-1]
+    assert (loaded["actor"], loaded["login"]) == ("aisyah", login_name(aisyah))
+    assert "max_reassign: 3" in team_ledger.json_as(ben, "rules", "show")["text"]
