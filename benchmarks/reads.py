@@ -159,6 +159,8 @@ def main() -> None:
     ap.add_argument("--workdir", default=str(HERE / ".data"))
     ap.add_argument("--keep", action="store_true", help="keep the built ledger for the next run (it is reused when present)")
     ap.add_argument("--rebuild", action="store_true", help="build the ledger again even when one is kept (after code changes)")
+    ap.add_argument("--postgres", metavar="URL", help="time the reads on this PostgreSQL database instead, the built "
+                    "ledger copied into it with `db copy` while it is empty")
     args = ap.parse_args()
 
     workdir = Path(args.workdir)
@@ -185,7 +187,13 @@ def main() -> None:
 
     help_text = subprocess.run(leadshare() + ["--help"], capture_output=True, text=True, env=env(READ_NOW)).stdout
     have = lambda cmd: f"  {cmd} " in help_text  # noqa: E731
-    base = leadshare() + ["--db", str(db), "--rules", str(rules)]
+    target = str(db)
+    if args.postgres:
+        copied = subprocess.run(leadshare() + ["db", "copy", str(db), args.postgres], capture_output=True, text=True,
+                                env=env(READ_NOW))
+        print("copied into PostgreSQL" if copied.returncode == 0 else f"PostgreSQL: {copied.stderr.strip()}", flush=True)
+        target = args.postgres
+    base = leadshare() + ["--db", target, "--rules", str(rules)]
     agent = make_csv.AGENTS[3]
     cases: list[tuple[str, list[str], str]] = [
         ("leadshare --help (startup)", leadshare() + ["--help"], "< 200 ms"),
@@ -207,7 +215,8 @@ def main() -> None:
     cases.append(("log --limit 50 --json", base + ["log", "--limit", "50", "--json"], ""))
     cases.append(("verify --json", base + ["verify", "--json"], "> 300k events/s"))
 
-    print(f"\nreads on {n_leads:,} leads / {n_events:,} events, best of {args.repeat} (median beside it)")
+    print(f"\nreads on {n_leads:,} leads / {n_events:,} events{', PostgreSQL over TCP' if args.postgres else ''}, "
+          f"best of {args.repeat} (median beside it)")
     print("| command | best ms | median ms | peak RSS MB | output | target |")
     print("|---|---:|---:|---:|---:|---|")
     for name, cmd, target in cases:

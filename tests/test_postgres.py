@@ -271,3 +271,10 @@ def test_verify_on_postgresql_names_a_dropped_append_only_guard(cli, tmp_path, p
         conn.execute("DROP TRIGGER events_no_truncate ON leadshare.events")
     report = cli.json("verify", "--db", pg_url, code=1)
     assert any("trigger events_no_truncate was dropped" in p for p in report["problems"])
+
+
+def test_log_limit_on_postgresql_gives_the_newest_events_in_ledger_order(cli, tmp_path, pg_url):
+    write_csv(tmp_path / "leads.csv", lead_rows(4))
+    cli("import", "leads.csv", "--db", pg_url)
+    newest = cli.json("log", "--limit", "2", "--db", pg_url)
+    assert [e["seq"] for e in newest] == [5, 6]

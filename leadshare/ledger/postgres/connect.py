@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from leadshare.errors import LedgerError
+from leadshare.ledger.postgres.migrations import SCHEMA
 
 # Seconds: connecting, then noticing a silent peer (idle 5 s, 3 probes 2 s apart, and unacknowledged
 # writes given up after 15 s), well within the 20 s in which a command must give up.
@@ -28,6 +29,9 @@ DEFAULT_TIMEOUTS = {
 _SECRET_PARAMS = ("password", "sslpassword")
 
 INSTALL_HINT = "pip install 'leadshare[postgres]'"
+
+# Timestamps read back in UTC (see StoredTimestamp), tables found in the ledger's schema.
+SESSION_OPTIONS = f"-c TimeZone=UTC -c search_path={SCHEMA}"
 
 
 def masked(url: str) -> str:
@@ -69,13 +73,15 @@ def connect(url: str):
     back in the stored form and sums as integers."""
     import psycopg
 
-    settings = {k: v for k, v in DEFAULT_TIMEOUTS.items() if k not in _conninfo(url) and not _env_sets(k)}
+    info = _conninfo(url)
+    settings = {k: v for k, v in DEFAULT_TIMEOUTS.items() if k not in info and not _env_sets(k)}
+    # set in the connection's start-up, not by statements after it: one round trip less each
+    settings["options"] = " ".join(filter(None, (info.get("options") or os.environ.get("PGOPTIONS"), SESSION_OPTIONS)))
     try:
         conn = psycopg.connect(url, autocommit=True, **settings)
     except psycopg.Error as exc:
         raise connect_error(exc, url) from None
     _register_loaders(conn)
-    conn.execute("SET TimeZone = 'UTC'")
     return conn
 
 

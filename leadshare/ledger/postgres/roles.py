@@ -10,6 +10,7 @@ finds by replaying the log.
 
 from __future__ import annotations
 
+import psycopg
 from psycopg import sql
 
 from leadshare.errors import LeadshareError, Refused
@@ -39,12 +40,11 @@ def identity(ledger) -> Identity:
     """Who the server says is connected. A database whose ledger knows no logins yet (none, or one
     from before them) is opened as by its owner, who creates or migrates it; any other login is
     still held back there by the privileges it lacks."""
-    login, known = ledger.conn.raw.execute(
-        "SELECT session_user::text, to_regprocedure('leadshare.login_identity()') IS NOT NULL"
-    ).fetchone()
-    if not known:
-        return Identity(login, owner=True, agent=None)
-    owner, agent = ledger.conn.raw.execute("SELECT owner, agent FROM leadshare.login_identity()").fetchone()
+    raw = ledger.conn.raw
+    try:  # one round trip on every command; the fallback only where there is nothing to ask yet
+        login, owner, agent = raw.execute("SELECT session_user::text, owner, agent FROM leadshare.login_identity()").fetchone()
+    except (psycopg.errors.UndefinedFunction, psycopg.errors.InvalidSchemaName):
+        return Identity(raw.execute("SELECT session_user::text").fetchone()[0], owner=True, agent=None)
     return Identity(login, owner=bool(owner), agent=agent)
 
 

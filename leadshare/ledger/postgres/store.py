@@ -69,7 +69,6 @@ class PostgresLedger(Ledger):
         use, or (create=False) None while the database holds none."""
         ledger = cls(connect(url), url)
         try:
-            ledger.conn.execute(f"SET search_path = {SCHEMA}")
             ledger._identity = roles.identity(ledger)
             ledger.login = ledger._identity.login
             acting_agent(ledger._identity, None)  # a login granted nothing reads nothing: say so first
@@ -77,10 +76,11 @@ class PostgresLedger(Ledger):
                 ledger.close()
                 return None
             ledger._migrate()
-        except (psycopg.Error, LeadshareError) as exc:
+        except LeadshareError:  # the ledger's own refusals, worded already
             ledger.close()
-            if isinstance(exc, LeadshareError):
-                raise
+            raise
+        except psycopg.Error as exc:
+            ledger.close()
             raise ledger.translate(exc) from None
         return ledger
 
@@ -137,8 +137,7 @@ class PostgresLedger(Ledger):
     # ---- transactions ----------------------------------------------------------------------
 
     def _begin(self) -> None:
-        self.conn.execute("BEGIN")
-        self.conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        self.conn.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")  # one round trip
 
     _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     # leads_open_urgency's order: NULLs (no SLA) sort last in ascending order here
