@@ -269,3 +269,14 @@ def test_a_managers_login_with_changed_rules_puts_them_in_force_and_agents_follo
     loaded = team_ledger.json_as(ben, "log", "--type", "rules_loaded")[-1]
     assert (loaded["actor"], loaded["login"]) == ("aisyah", login_name(aisyah))
     assert "max_reassign: 3" in team_ledger.json_as(ben, "rules", "show")["text"]
+
+
+def test_granted_logins_keep_their_privileges_on_tables_a_new_schema_step_adds(team_ledger, monkeypatch):
+    from leadshare.ledger.postgres import store
+
+    ben = team_ledger.login("ben")
+    monkeypatch.setattr(store, "STEPS", [*store.STEPS, "CREATE TABLE leadshare.later (x int)"])
+    monkeypatch.setattr(store, "LATEST", store.LATEST + 1)
+    assert team_ledger.owner("verify").exit_code == 0  # the owner's next command migrates
+    with psycopg.connect(ben) as conn:
+        assert conn.execute("SELECT count(*) FROM leadshare.later").fetchone() == (0,)

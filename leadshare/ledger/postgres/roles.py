@@ -67,12 +67,23 @@ def grant(ledger, login: str, agent: str, at: str, actor: str) -> None:
         ledger.conn.execute("INSERT INTO logins (role, agent) VALUES (?, ?) ON CONFLICT (role) DO UPDATE SET agent = excluded.agent",
                             (login, agent))
         ledger.append([NewEvent("login_granted", agent=agent, data={"login": login})], at=at, actor=actor)
-        role = sql.Identifier(login)
-        run = ledger.conn.raw.execute
-        run(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
-        run(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
-        for table, privileges in WRITES.items():
-            run(sql.SQL(f"GRANT {privileges} ON {{}} TO {{}}").format(sql.Identifier(SCHEMA, table), role))
+        _give_privileges(ledger, login)
+
+
+def _give_privileges(ledger, login: str) -> None:
+    role = sql.Identifier(login)
+    run = ledger.conn.raw.execute
+    run(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
+    run(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), role))
+    for table, privileges in WRITES.items():
+        run(sql.SQL(f"GRANT {privileges} ON {{}} TO {{}}").format(sql.Identifier(SCHEMA, table), role))
+
+
+def give_privileges_again(ledger) -> None:
+    """After a schema step: every granted login that still exists gets what its commands need on
+    the tables the step added. Inside the migration's transaction."""
+    for (login,) in ledger.conn.execute("SELECT l.role FROM logins l JOIN pg_roles r ON r.rolname = l.role"):
+        _give_privileges(ledger, login)
 
 
 def revoke(ledger, login: str, at: str, actor: str) -> str:

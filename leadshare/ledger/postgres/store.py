@@ -127,6 +127,7 @@ class PostgresLedger(Ledger):
             for number in range(version + 1, LATEST + 1):
                 self.conn.raw.execute(STEPS[number - 1])
                 self._set_meta("schema", str(number))
+            roles.give_privileges_again(self)  # granted logins, on the tables the steps added
             self.conn.execute("INSERT INTO meta (key, value) VALUES ('salt', ?) ON CONFLICT DO NOTHING",
                               (secrets.token_hex(16),))
 
