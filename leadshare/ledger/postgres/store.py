@@ -104,8 +104,12 @@ class PostgresLedger(Ledger):
     # ---- schema ----------------------------------------------------------------------------
 
     def _schema_version(self) -> int:
-        if self.scalar("SELECT to_regclass('leadshare.meta')") is None:
-            if self.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = ?", (SCHEMA,)):
+        # one statement, one snapshot: another machine may be creating the ledger meanwhile
+        has_meta, tables = self.conn.execute(
+            "SELECT count(*) FILTER (WHERE tablename = 'meta'), count(*) FROM pg_tables WHERE schemaname = ?", (SCHEMA,)
+        ).fetchone()
+        if not has_meta:
+            if tables:
                 raise LedgerError(f"{self.path}: schema {SCHEMA} holds other tables, not a leadshare ledger",
                                   "point --db at a leadshare database or an empty one")
             return 0
