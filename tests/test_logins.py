@@ -251,6 +251,8 @@ def test_grants_are_logged_at_the_teams_time_and_the_log_table_shows_logins(team
     assert (granted["agent"], granted["data"], granted["login"]) == ("ben", {"login": login_name(ben)}, "owner")
     table = team_ledger.as_login(ben, "log", "--limit", "1")
     assert "login" in table.stdout and "owner" in table.stdout
+    shown = team_ledger.as_login(ben, "show", "2")
+    assert "login" in shown.stdout and "owner" in shown.stdout
 
 
 def test_verify_names_the_login_that_edited_a_note_through_psql(team_ledger):

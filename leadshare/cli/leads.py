@@ -123,9 +123,10 @@ def show(
         c.print(f"  source {out['source'] or '-'}   region {out['region'] or '-'}   " + "  ".join(f"{k} {v}" for k, v in out["fields"].items()))
         owner = out["agent"] or f"nobody: waiting ({out['queued_reason']})"
         c.print(f"  owner {owner}   status {out['status']}   SLA due {local_time(out['sla_due'], tz) or '-'}")
-        c.print(table("timeline", ["seq", "at", "type", "by", "agent", "details"],
-                      [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["agent"], event_details(t)] for t in timeline],
-                      tz=tz))
+        # `login` is empty on a SQLite ledger, and then left out
+        c.print(table("timeline", ["seq", "at", "type", "by", "login", "agent", "details"],
+                      [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["login"], t["agent"], event_details(t)]
+                       for t in timeline], tz=tz))
 
     emit(out, json_, render)
 
