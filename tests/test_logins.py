@@ -282,3 +282,16 @@ def test_granted_logins_keep_their_privileges_on_tables_a_new_schema_step_adds(t
     assert team_ledger.owner("verify").exit_code == 0  # the owner's next command migrates
     with psycopg.connect(ben) as conn:
         assert conn.execute("SELECT count(*) FROM leadshare.later").fetchone() == (0,)
+
+
+def test_an_agents_login_can_change_no_meta_but_the_chain_head(team_ledger):
+    ben = team_ledger.login("ben")
+    with psycopg.connect(ben) as conn:
+        salt = conn.execute("SELECT value FROM leadshare.meta WHERE key = 'salt'").fetchone()
+        assert conn.execute("UPDATE leadshare.meta SET value = 'chosen' WHERE key = 'salt'").rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO leadshare.meta (key, value) VALUES ('schema', '99')")
+    with psycopg.connect(ben) as conn:
+        assert conn.execute("SELECT value FROM leadshare.meta WHERE key = 'salt'").fetchone() == salt
+    assert team_ledger.as_login(ben, "note", "2", "called").exit_code == 0  # its own head, recorded
+    assert team_ledger.owner("verify").exit_code == 0

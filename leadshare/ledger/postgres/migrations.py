@@ -222,6 +222,13 @@ STEPS: list[str] = [
     $$;
     GRANT USAGE ON SCHEMA leadshare TO PUBLIC;
 
+    -- A login other than the owner writes one meta row, the chain head it recorded; the salt and
+    -- the schema step stay the owner's (who is not held by row security on its own table).
+    ALTER TABLE leadshare.meta ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY meta_read ON leadshare.meta FOR SELECT USING (true);
+    CREATE POLICY meta_head_added ON leadshare.meta FOR INSERT WITH CHECK (key = 'head');
+    CREATE POLICY meta_head_kept ON leadshare.meta FOR UPDATE USING (key = 'head') WITH CHECK (key = 'head');
+
     -- The login that last changed a lead or note row, kept by the server (a login cannot write
     -- it): when verify finds a row that differs from the log, it names who changed it.
     CREATE TABLE leadshare.row_writes (

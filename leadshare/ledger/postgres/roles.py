@@ -21,7 +21,7 @@ from leadshare.logins import Identity
 # What the commands of an agent or a manager write, table by table (SELECT on every table besides).
 WRITES = {
     "events": "INSERT",
-    "meta": "INSERT, UPDATE",  # the chain head, recorded after each write
+    "meta": "INSERT, UPDATE",  # the chain head, recorded after each write (row security: that row only)
     "leads": "INSERT, UPDATE",
     "notes": "INSERT, UPDATE",  # forget erases a note's text in place
     "rotation": "INSERT, UPDATE",
