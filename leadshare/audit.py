@@ -197,16 +197,20 @@ class _Replay:
         self.imports: dict[int, dict] = {}
         self.tiers: dict[str, str | None] = {}
         self.leave: dict[int, dict] = {}
+        # A login's grants as the log records them: the agent it acts as, None once revoked.
+        self.signers: dict[str, str | None] = {}
 
     def read(self, rows, chain: ev.Chain) -> None:
         """One pass over the log: each event is linked into the chain and applied."""
         shared: dict[str, str] = {}  # one import's events repeat their time and SLA strings
         digests: dict[str, bytes] = {}
         link, loads, apply, report = chain.link, orjson.loads, self.apply, self.report
-        leads = self.leads
+        leads, signers = self.leads, self.signers
         for row in rows:
             link(row)
-            seq, at, _actor, type_, lead, agent, data_text, _hash, _login = row
+            seq, at, actor, type_, lead, agent, data_text, _hash, login = row
+            if login in signers and signers[login] != actor:
+                self._check_signer(seq, login, actor)
             at = shared.setdefault(at, at)
             if type_ == "note":  # the commonest event; its digest is checked beside (_side_checks)
                 state = leads.get(lead)
@@ -227,6 +231,13 @@ class _Replay:
             except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                 report.add(f"event {seq}: its data is not what a {type_} event holds ({type(exc).__name__})")
 
+    def _check_signer(self, seq: int, login: str, actor: str) -> None:
+        granted = self.signers[login]
+        if granted is None:
+            self.report.add(f"event {seq}: written by login {login} after its grant was revoked (in the name of {actor})")
+        else:
+            self.report.add(f"event {seq}: written by login {login}, which acts as {granted}, in the name of {actor}")
+
     def apply(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:
         if type_ in ("assigned", "queued"):
             self._decided(seq, at, type_, lead, agent, data)
@@ -240,6 +251,8 @@ class _Replay:
                                       "cancelled_at": None}
         elif type_ == "leave_cancelled":
             self.leave[data["id"]]["cancelled_at"] = at
+        elif type_ in ("login_granted", "login_revoked"):
+            self.signers[data["login"]] = agent if type_ == "login_granted" else None
         elif lead is not None and lead not in self.leads:
             self.report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
         elif type_ == "reassigned":

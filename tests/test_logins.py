@@ -295,3 +295,18 @@ def test_an_agents_login_can_change_no_meta_but_the_chain_head(team_ledger):
         assert conn.execute("SELECT value FROM leadshare.meta WHERE key = 'salt'").fetchone() == salt
     assert team_ledger.as_login(ben, "note", "2", "called").exit_code == 0  # its own head, recorded
     assert team_ledger.owner("verify").exit_code == 0
+
+
+def test_verify_names_an_event_a_login_wrote_through_psql_in_another_agents_name(team_ledger):
+    from leadshare.ledger.events import canonical, link
+
+    ben = team_ledger.login("ben")
+    name = login_name(ben)
+    with psycopg.connect(ben) as conn:  # a well-chained event, hash and all, claiming aisyah acted
+        seq, prev = conn.execute("SELECT seq, hash FROM leadshare.events ORDER BY seq DESC LIMIT 1").fetchone()
+        at, data = "2026-11-25T02:00:00+00:00", canonical({"text": "x"}).decode()
+        hash_ = link(prev, seq + 1, at, "aisyah", "escalated", 1, "aisyah", data, name)
+        conn.execute("INSERT INTO leadshare.events (seq, at, actor, type, lead, agent, data, hash) "
+                     "VALUES (%s, %s, 'aisyah', 'escalated', 1, 'aisyah', %s, %s)", (seq + 1, at, data, hash_))
+    problems = orjson.loads(team_ledger.owner("verify", "--json").stdout)["problems"]
+    assert f"event {seq + 1}: written by login {name}, which acts as ben, in the name of aisyah" in problems
