@@ -74,3 +74,11 @@ def test_rules_show_with_no_rules_anywhere_exits_2(cli, tmp_path, rules):
     rules.unlink()
     shown = cli("rules", "show")
     assert shown.exit_code == 2 and "no rules in force" in shown.stderr
+
+
+def test_the_log_table_names_a_rules_version_in_one_line_not_the_whole_file(cli, tmp_path, rules):
+    imported(cli, tmp_path)
+    table = cli("log", "--type", "rules_loaded", env={"COLUMNS": "200"})
+    data = cli.json("log", "--type", "rules_loaded")[0]["data"]
+    assert f"rules version {data['rules'][:12]} from {data['path']}" in table.stdout
+    assert "timezone:" not in table.stdout

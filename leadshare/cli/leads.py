@@ -152,6 +152,8 @@ _UNSHOWN = {"rules", "row", "cands", "state", "digest", "hash", "new", "sla_star
 def event_details(event: dict) -> str:
     """One line saying what an event did, for the `show` timeline and the `log` table."""
     d, kind = event["data"], event["type"]
+    if kind == "rules_loaded":  # its text is the whole rules file: `rules show` prints it
+        return f"rules version {str(d.get('rules'))[:12]} from {d.get('path')}"
     if "text" in d:
         return d["text"]
     if kind == "assigned":
