@@ -122,9 +122,10 @@ def main() -> None:
     wrap(services._Decider, "new_lead", "import: row and event template per decision")
     if hasattr(services, "_NewLead"):
         wrap(services._NewLead, "event", "import: the lead's event from its template")
-    wrap(services, "personal_digest", "import: personal digest (sha256)")
-    wrap(services, "row_digest", "import: row digest (canonical JSON + sha256)")
-    wrap(services, "lead_fields", "import: lead fields for the rules")
+    import_module = getattr(services, "importing", services)  # where the import's steps live (older versions: one module)
+    wrap(import_module, "personal_digest", "import: personal digest (sha256)")
+    wrap(import_module, "row_digest", "import: row digest (canonical JSON + sha256)")
+    wrap(import_module, "lead_fields", "import: lead fields for the rules")
     # bulk steps
     wrap(Ledger, "matching_leads", "import: dedupe query against the ledger")
     wrap(Ledger, "insert_leads", "sqlite: insert leads (executemany)")

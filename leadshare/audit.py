@@ -275,7 +275,7 @@ class _Replay:
             self.leads[lead].escalated_at = at
         elif type_ == "forgotten":
             self.leads[lead].forgotten_at = at
-            if data.get("row"):  # a lead from before per-lead salts: its row from here on
+            if data.get("row"):  # forgetting changed the stored row: the row from here on
                 self.rows[lead] = data["row"]
 
     def _decided(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:

@@ -57,6 +57,12 @@ def _text(raw: object) -> str:
     return raw if type(raw) is str else str(raw)
 
 
+def _written(raw: object) -> str:
+    """A cell as written, trimmed; '' for none. (normalize_phone and normalize_email do this
+    inline: they run for every cell of a file.)"""
+    return "" if raw is None else _text(raw).strip()
+
+
 # --------------------------------------------------------------------------------------------
 # names
 
@@ -130,9 +136,7 @@ def _phone_via_library(raw: str | None, region: str = DEFAULT_REGION) -> Normali
     import phonenumbers
 
     region = _check_region(region)
-    if raw is None:
-        return _BLANK
-    kept = _text(raw).strip()
+    kept = _written(raw)
     if not kept:
         return _BLANK
     text = _clean_phone(kept)
@@ -394,9 +398,7 @@ def _email_via_library(raw: str | None) -> Normalised:
     """The reference: email_validator's normalized form (syntax only), else kept as written."""
     from email_validator import EmailNotValidError, validate_email
 
-    if raw is None:
-        return _BLANK
-    kept = _text(raw).strip()
+    kept = _written(raw)
     if not kept:
         return _BLANK
     address = _email_candidate(kept)

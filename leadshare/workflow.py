@@ -1,6 +1,6 @@
 """Use cases after a lead has an owner: notes, statuses, handoffs, SLA sweeps, leave, forgetting.
 
-Like services.py, each function is one ledger transaction. Guardrails go by the acting identity
+Like the use cases in services/, each function is one ledger transaction. Guardrails go by the acting identity
 (`--as`): they guard against mistakes, not against someone who can edit the file.
 """
 
@@ -11,7 +11,7 @@ from datetime import date
 from leadshare.errors import EXIT_ATTENTION, LeadshareError, NotFound, Refused
 from leadshare.models import CLOSED_STATUSES, Agent
 from leadshare.ledger import outbox
-from leadshare.ledger.events import NewEvent
+from leadshare.ledger.events import NewEvent, canonical
 from leadshare.services import (
     Session, _Decider, _enqueue, find_lead, lead_fields, note_digest, notification, previous_leads, record_rules,
     row_digest, salt_of,
@@ -411,29 +411,41 @@ def list_leave(s: Session) -> list[dict]:
 
 
 def forget(s: Session, ref: str) -> dict:
-    """Erase a customer. `complete` is False while a reader still pins older pages of the file:
-    the old copies leave at the next checkpoint, and running forget again finishes it."""
+    """Erase a customer: the personal fields, the notes' texts, and the attributes that can
+    recognise them (see personal.py). `complete` is False while a reader still pins older pages of
+    the file: the old copies leave at the next checkpoint, and running forget again finishes it (and
+    erases what an older version of forget left among the attributes)."""
+    from leadshare.personal import without_personal
+
     _need_manager(s, "forgetting a customer")
     if s.actor == "system":
         raise Refused("forgetting a customer needs a named manager", "pass --as MANAGER_ID")
     with s.ledger.write():
         lead = find_lead(s.ledger, ref)
         again = bool(lead["forgotten_at"])
-        if not again:
-            s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data=_forgotten_data(lead))],
+        stored = orjson.loads(lead["attrs"])
+        kept = without_personal(stored)
+        attrs = canonical(kept).decode() if kept != stored else lead["attrs"]
+        if not again or attrs != lead["attrs"]:
+            s.ledger.append([NewEvent("forgotten", lead=lead["id"], agent=lead["agent"], data=_forgotten_data(lead, attrs))],
                             at=s.at, actor=s.actor)
             s.ledger.erase_personal(lead["id"], s.at)
+            if attrs != lead["attrs"]:
+                s.ledger.update_lead(lead["id"], attrs=attrs)
             outbox.erase_personal(s.ledger, lead["id"])
     return {"lead": lead["id"], "forgotten": True, "again": again, "complete": s.ledger.checkpoint(),
-            "note": s.ledger.erasure_note()}
+            "note": s.ledger.erasure_note(), "attributes": sorted(set(stored) - set(kept))}
 
 
-def _forgotten_data(lead: dict) -> dict:
-    """A lead from before per-lead salts certified its external id and a digest under the
-    ledger-wide salt, both erased now: from here on the chain certifies its remaining row."""
-    if lead["salt"] is not None:
+def _forgotten_data(lead: dict, attrs: str) -> dict:
+    """The lead's creating event certifies its stored row. When forgetting changes that row (its
+    contact attributes erased; a lead from before per-lead salts losing its external id and the
+    digest under the ledger-wide salt), the forgotten event certifies the row from here on."""
+    salted = lead["salt"] is not None
+    if salted and attrs == lead["attrs"]:
         return {}
-    return {"row": row_digest(None, lead["source"], lead["region"], lead["attrs"], lead["batch"], lead["created_at"], None)}
+    pd = lead["pd"] if salted else None  # as erase_personal leaves it
+    return {"row": row_digest(None, lead["source"], lead["region"], attrs, lead["batch"], lead["created_at"], pd)}
 
 
 def explain(ledger, ref: str) -> dict:

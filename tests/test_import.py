@@ -176,7 +176,7 @@ def test_a_big_file_is_deduplicated_against_the_ledger_too(cli, tmp_path):
 def _chunked_scenario(cli, tmp_path, monkeypatch, chunk: int) -> tuple[dict, list[tuple]]:
     from leadshare import services
 
-    monkeypatch.setattr(services, "WRITE_CHUNK", chunk)
+    monkeypatch.setattr(services.importing, "WRITE_CHUNK", chunk)
     write_csv(tmp_path / "a.csv", lead_rows(6))
     cli.json("import", "a.csv")
     with ledger_conn() as conn:  # an earlier lead was won: a returning customer
@@ -226,7 +226,7 @@ def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path,
     from leadshare.ledger import store
 
     # as for a big file into a smaller ledger: indexes rebuilt after the load
-    monkeypatch.setattr(services, "BULK_LEADS", 1)
+    monkeypatch.setattr(services.importing, "BULK_LEADS", 1)
     monkeypatch.setattr(store, "BULK_LEADS", 1)
     out, dups = _chunked_scenario(cli, tmp_path, monkeypatch, chunk=3)
     assert (out["rows"], out["imported"], out["duplicates"], out["rejected"]) == (15, 9, 5, 1)
@@ -245,7 +245,7 @@ def test_a_file_bigger_than_the_ledger_reads_the_ledger_keys_once(cli, tmp_path,
 def test_row_warnings_show_the_first_ten_and_count_the_rest(cli, tmp_path, monkeypatch):
     from leadshare import services
 
-    monkeypatch.setattr(services, "WRITE_CHUNK", 4)
+    monkeypatch.setattr(services.importing, "WRITE_CHUNK", 4)
     write_csv(tmp_path / "w.csv", [f"W-{i},Person {i},n/a,p{i}@example.com,web,KL,residential" for i in range(14)])
     result = cli("import", "w.csv", "--json")
     assert result.exit_code == 0, result.stderr
@@ -302,7 +302,7 @@ def test_an_event_whose_json_cannot_be_cut_at_the_row_is_made_whole(cli, tmp_pat
     # is the rule's own name as well, so each lead's event is made whole, and reads the same.
     from leadshare import services
 
-    monkeypatch.setattr(services, "_ROW_PLACE", "everyone")
+    monkeypatch.setattr(services.deciding, "_ROW_PLACE", "everyone")
     write_csv(tmp_path / "a.csv", lead_rows(3))
     cli.json("import", "a.csv")
     with ledger_conn() as conn:
@@ -450,7 +450,7 @@ def test_a_utf8_file_with_a_bad_byte_keeps_its_chinese_names_and_warns_with_the_
 @pytest.mark.parametrize("ledger_read_whole", [False, True])
 def test_every_value_of_a_list_cell_matches_duplicates(cli, tmp_path, monkeypatch, ledger_read_whole):
     if ledger_read_whole:  # a file bigger than the ledger: its keys are read once, not per chunk
-        monkeypatch.setattr("leadshare.services.BULK_LEADS", 1)
+        monkeypatch.setattr("leadshare.services.importing.BULK_LEADS", 1)
     write_csv(tmp_path / "first.csv", [f"FB-1,Siti,{phone(1)},siti@example.com,facebook,KL,residential"])
     cli.json("import", "first.csv")
     krayin = 'name,emails,contact_numbers\n'

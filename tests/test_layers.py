@@ -86,6 +86,19 @@ def test_no_sql_outside_the_ledger():
     assert found == []
 
 
+# ledger/store.py: the SQLite Ledger is being split by concern while the PostgreSQL backend takes
+# its shape beside it; the one module allowed past the limit until then.
+_LONG_FOR_NOW = {"ledger/store.py"}
+
+
+def test_no_module_is_longer_than_a_newcomer_can_read():
+    """About 500 lines at most: a longer module is split along its own seams (see ARCHITECTURE.md)."""
+    package = Path(leadshare.__file__).parent
+    too_long = [f"{path.relative_to(package)}: {lines} lines" for path in sorted(package.rglob("*.py"))
+                if (lines := path.read_text().count("\n")) > 500 and path.relative_to(package).as_posix() not in _LONG_FOR_NOW]
+    assert too_long == []
+
+
 @pytest.mark.parametrize("script", ["kill.py", "concurrency.py"])
 def test_stress_scripts_run_without_pytest(script):
     """They share the tests' team and process helpers, which must not pull the test framework in."""

@@ -7,7 +7,7 @@ import pytest
 
 import orjson
 
-from conftest import lead_rows, phone, write_csv
+from conftest import ledger_conn, lead_rows, phone, write_csv
 
 
 pytestmark = pytest.mark.both_backends
@@ -163,6 +163,49 @@ def test_forget_erases_the_customer_and_keeps_the_chain(cli, tmp_path):
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("leadshare.db*"))
     for canary in (b"Canary", b"60123000777", b"canary@example.com", b"call at 8pm"):
         assert canary not in raw
+
+
+def test_forget_leaves_no_contact_kept_among_the_attributes(cli, tmp_path):
+    """A list cell's other values, a second email or phone column, a first name beside the name, a
+    message quoting a number: all attributes that recognise the person, erased with the person;
+    the rest stays, and the chain still verifies (the forgotten event certifies the row left)."""
+    header = "Lead ID,Name,First Name,emails,contact_numbers,Secondary Email,Work Phone,Message,Product\n"
+    write_csv(tmp_path / "leads.csv", [
+        f'FB-1,Abu Bakar,Abu,"abu@example.com; abu.kerja@example.com","{phone(1)}; {phone(2)}",abu.home@example.com,'
+        f'{phone(3)},"call me on {phone(4)} after 8pm",condo',
+        f"FB-2,Siti,Siti,siti@example.com,{phone(5)},,,,landed",
+    ], header=header)
+    assert cli("import", "leads.csv").exit_code == 0
+    result = cli("forget", "FB-1", "--as", "aisyah")
+    assert result.exit_code == 0, result.stderr
+    assert cli.json("show", "1")["fields"] == {"product": "condo"}
+    assert cli.json("show", "2")["fields"]["first_name"] == "Siti"  # another person's stay
+    with ledger_conn() as conn:
+        stored = b"".join(str(row).encode() for table in ("events", "leads", "other_contacts")
+                          for row in conn.execute(f"SELECT * FROM {table}").fetchall())
+    left = [s for s in (b"abu.kerja", b"abu.home", b"Abu", phone(2).encode(), phone(3).encode(), phone(4).encode(),
+                        phone(4).replace("-", "")[1:].encode()) if s in stored]
+    assert left == []
+    assert cli.json("verify")["ok"] is True
+    assert cli.json("verify", "--decisions")["ok"] is True
+    with ledger_conn() as conn:  # what is left of the attributes is still certified
+        conn.execute("""UPDATE leads SET attrs = '{"product":"landed"}' WHERE id = 1""")
+    assert any("lead 1: stored fields differ" in p for p in cli.json("verify", code=1)["problems"])
+
+
+def test_forget_again_erases_what_an_earlier_forget_left_among_the_attributes(cli, tmp_path, monkeypatch):
+    """A lead forgotten before forget knew contact attributes: forgetting it again finishes the job."""
+    write_csv(tmp_path / "leads.csv", ["FB-1,Abu,abu@example.com,abu.home@example.com,condo"],
+              header="Lead ID,Name,Email,Secondary Email,Product\n")
+    assert cli("import", "leads.csv").exit_code == 0
+    with monkeypatch.context() as older:
+        older.setattr("leadshare.personal.without_personal", dict)  # as forget once was: attributes untouched
+        assert cli("forget", "1", "--as", "aisyah").exit_code == 0
+    assert cli.json("show", "1")["fields"]["secondary_email"] == "abu.home@example.com"
+    again = cli("forget", "1", "--as", "aisyah")
+    assert again.exit_code == 0 and "erased now what an earlier forget left (secondary_email)" in again.stdout
+    assert cli.json("show", "1")["fields"] == {"product": "condo"}
+    assert cli.json("verify")["ok"] is True
 
 
 def test_backup_is_a_consistent_verifiable_copy(cli, tmp_path):

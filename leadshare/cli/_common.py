@@ -4,7 +4,9 @@ the one handler that turns a LeadshareError into one stderr line and the contrac
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import inspect
 import os
 import re
 import sqlite3
@@ -33,6 +35,7 @@ AsOption = Annotated[
     Optional[str],
     typer.Option("--as", help="Who is acting, an agent id or `system` [env LEADSHARE_AGENT].", show_default=False),
 ]
+LeadArgument = Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON document on stdout instead of a table.")]
 NotifyOption = Annotated[bool, typer.Option("--notify", help="Deliver the notifications right after committing.")]
 
@@ -156,6 +159,30 @@ def where(ctx: typer.Context, db: str | None = None, rules: Path | None = None, 
     )
 
 
+_PLACE_OPTIONS = {"db": DbOption, "rules": RulesOption, "as_": AsOption}
+
+
+def ledger_options(command: Callable) -> Callable:
+    """Gives a command --db, --rules and --as, and calls it with them resolved (see `where`) as its
+    first argument `w`, so that no command declares and resolves them itself."""
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "w"]
+    params = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        *own,
+        *(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+          for name, option in _PLACE_OPTIONS.items()),
+    ]
+
+    @functools.wraps(command)
+    def with_places(ctx: typer.Context, **given: Any) -> Any:
+        w = where(ctx, given.pop("db"), given.pop("rules"), given.pop("as_"))
+        return command(w, **given)
+
+    with_places.__signature__ = inspect.Signature(params)  # what Typer reads the options from
+    with_places.__annotations__ = {p.name: p.annotation for p in params}
+    return with_places
+
+
 _open_ledgers: list = []
 
 
@@ -267,11 +294,9 @@ def team_in_force(w: Where, ledger, required: bool = True):
     return team
 
 
-def reading(ctx: typer.Context, db: Path | None, rules: Path | None, actor: str | None):
-    """For commands that only read: (where, the rules if present, the ledger)."""
-    w = where(ctx, db, rules, actor)
-    team, ledger = rules_and_ledger(w, required=False, create=False)
-    return w, team, ledger
+def reading(w: Where):
+    """For commands that only read: (the rules if present, the ledger)."""
+    return rules_and_ledger(w, required=False, create=False)
 
 
 def session(w: Where, acting: str | None = None, create: bool = True):

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, RulesOption, console, open_ledger, rules_in_force, where
+from leadshare.cli._common import Where, console, ledger_options, open_ledger, rules_in_force
 from leadshare.errors import LeadshareError, NotFound
 
 
@@ -39,8 +39,9 @@ def _statuses(wanted: Optional[list[str]], team) -> list[str]:
 
 
 @app.command("export")
+@ledger_options
 def export(
-    ctx: typer.Context,
+    w: Where,
     status: Annotated[Optional[list[str]], typer.Option(
         "--status", metavar="STATUS", help="Only leads in this status (repeat or comma-separate; `open` and `closed` mean all of those).")] = None,
     agent: Annotated[Optional[list[str]], typer.Option("--agent", metavar="AGENT", help="Only leads this agent owns (repeat or comma-separate).")] = None,
@@ -49,15 +50,11 @@ def export(
     fmt: Annotated[Optional[str], typer.Option("--format", metavar="csv|json|jsonl", help="csv (spreadsheet-safe), json or jsonl (values never altered) [default: from the --out extension, else csv].")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Write to this file (atomically; new files are readable only by you) instead of stdout; - is stdout.")] = None,
     plain: Annotated[bool, typer.Option("--plain", help="csv cells exactly as stored, for scripts (not spreadsheet-safe).")] = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Leads out as csv, json or jsonl, with their owner, times and last note."""
     from leadshare import clock, export as exports, outputs
 
     fmt = exports.export_format(fmt, str(out) if out else None)
-    w = where(ctx, db, rules, as_)
     target = outputs.output_file(out if out is not None else "-", w.db)
     team = rules_in_force(w, required=False, create=False)
     statuses = _statuses(status, team)

@@ -10,7 +10,7 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, session, table, warn, where,
+    JsonOption, NotifyOption, Where, console, deliver_if_asked, emit, ledger_options, session, table, warn,
 )
 from leadshare.errors import ECHO_ITEMS, EXIT_ATTENTION, EXIT_OK, InputError, LeadshareError, echo, echo_list
 
@@ -73,8 +73,9 @@ def _warn(name: str, parsed) -> None:
 
 
 @app.command("import")
+@ledger_options
 def import_(
-    ctx: typer.Context,
+    w: Where,
     file: Annotated[str, typer.Argument(metavar="FILE", help="The CSV file, or - for standard input.")],
     source: Annotated[Optional[str], typer.Option("--source", help="Source for rows that name none (e.g. facebook).")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN: read FIELD from COLUMN (repeatable).")] = None,
@@ -84,14 +85,10 @@ def import_(
     rejects: Annotated[Optional[Path], typer.Option("--rejects", help="Where rejected rows go [default FILE.rejected.csv; stderr for -].")] = None,
     notify: NotifyOption = False,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Import leads from a CSV: clean, deduplicate, assign by the rules, in one transaction."""
     from leadshare import importer, outputs, services
 
-    w = where(ctx, db, rules, as_)
     # the rejects file is checked before any work: a bad target must not cost a committed import
     to_stderr = rejects is None and file == "-"
     target = None if dry_run or to_stderr else outputs.output_file(
@@ -180,18 +177,16 @@ def _say_rejects(say, rejects) -> None:
 
 
 @app.command("assign")
+@ledger_options
 def assign(
-    ctx: typer.Context,
+    w: Where,
     notify: NotifyOption = False,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Assign the leads waiting in the queue, oldest first (run from cron at opening time)."""
     from leadshare import services
 
-    s = session(where(ctx, db, rules, as_))
+    s = session(w)
     result = services.assign_waiting(s)
     deliver_if_asked(s, notify)
     emit(result, json_, lambda: console().print(f"assigned {result['assigned']}; still waiting {result['queued']}"))

@@ -9,7 +9,8 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, RulesOption, acting_id, console, emit, local_time, open_ledger, reading, rules_in_force, table, where,
+    LeadArgument, JsonOption, Where, acting_id, console, emit, ledger_options, local_time, open_ledger, reading, rules_in_force,
+    table,
 )
 from leadshare.errors import LeadshareError
 
@@ -29,22 +30,19 @@ MINE_TABLE_LIMIT = 50  # a table of more is scrolled past, not read
 
 
 @app.command("mine")
+@ledger_options
 def mine(
-    ctx: typer.Context,
+    w: Where,
     all_: Annotated[bool, typer.Option("--all", help="Closed leads too.")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, metavar="N", help=(
         f"Only the N most urgent [default {MINE_TABLE_LIMIT} in the table; --json gives all unless --limit is given].")
     )] = None,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Your leads, most urgent first: not contacted yet by SLA due, then the rest (needs --as or LEADSHARE_AGENT)."""
     from leadshare import clock
     from leadshare.models import CLOSED_STATUSES
 
-    w = where(ctx, db, rules, as_)
     team = rules_in_force(w, required=False, create=False)  # a granted login is its agent: no --as needed
     if not w.actor:
         raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
@@ -91,18 +89,16 @@ def mine(
 
 
 @app.command("show")
+@ledger_options
 def show(
-    ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
+    w: Where,
+    lead: LeadArgument,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """One lead: its fields, owner, status, SLA due and the whole timeline of events and notes."""
     from leadshare.services import find_lead
 
-    w, team, ledger = reading(ctx, db, rules, as_)
+    team, ledger = reading(w)
     row = find_lead(ledger, lead)
     notes = ledger.notes_of(row["id"])
     timeline = []

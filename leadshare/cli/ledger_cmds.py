@@ -9,7 +9,10 @@ import orjson
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, open_ledger, reading, table, where
+from leadshare.cli._common import (
+    DbOption, JsonOption, RulesOption, Where, console, emit, ledger_options, local_time, open_ledger, reading, table,
+    where,
+)
 from leadshare.errors import EXIT_ATTENTION, LeadshareError
 
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
@@ -24,23 +27,21 @@ def init(ctx: typer.Context, db: DbOption = None, rules: RulesOption = None) -> 
 
 
 @app.command("log")
+@ledger_options
 def log(
-    ctx: typer.Context,
+    w: Where,
     lead: Annotated[Optional[str], typer.Option("--lead", help="Only this lead (id or external id).")] = None,
     agent: Annotated[Optional[str], typer.Option("--agent", help="Only events about this agent.")] = None,
     type_: Annotated[Optional[str], typer.Option("--type", help="Only this event type (imported, assigned, queued, duplicate, note, status, ...).")] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="WHEN: a date, a datetime, or a span like 7d, 24h, 4w.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the newest N events.")] = None,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """The audit log, in ledger order."""
     from leadshare import clock
     from leadshare.services import find_lead
 
-    w, team, ledger = reading(ctx, db, rules, as_)
+    team, ledger = reading(w)
     tz = team.timezone if team else "UTC"
     lead_id = find_lead(ledger, lead)["id"] if lead else None
     if agent and team is not None and team.agent(agent) is not None:

@@ -7,22 +7,19 @@ import sys
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, local_time, session, table, where
+from leadshare.cli._common import JsonOption, Where, console, emit, ledger_options, local_time, session, table
 from leadshare.errors import EXIT_ATTENTION, EXIT_OK
 
 
 @app.command("notify")
+@ledger_options
 def notify(
-    ctx: typer.Context,
+    w: Where,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Deliver pending notifications through the configured channel (command, smtp or webhook); failures are retried later."""
     from leadshare import notify as delivery
 
-    w = where(ctx, db, rules, as_)
     s = session(w)
     result = delivery.deliver_pending(s.ledger, s.team, s.now, actor=s.actor)
     tz = s.team.timezone

@@ -8,20 +8,18 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, open_ledger, rules_and_ledger, rules_in_force, table, where
+from leadshare.cli._common import JsonOption, Where, console, emit, ledger_options, open_ledger, rules_and_ledger, rules_in_force, table
 from leadshare.errors import LeadshareError
 
 
 @app.command("fairness")
+@ledger_options
 def fairness(
-    ctx: typer.Context,
+    w: Where,
     since: Annotated[Optional[str], typer.Option("--since", help="WHEN: date, datetime or span (7d, 24h, 4w) [default 30d].")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="WHEN [default now]; a date means the end of that day.")] = None,
     by: Annotated[str, typer.Option("--by", help="agent, territory, source or rule.")] = "agent",
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Who got how many leads, against what the rules intended given who was available."""
     from leadshare import clock, reports
@@ -29,7 +27,6 @@ def fairness(
     by = by.strip().lower()
     if by not in reports.GROUPINGS:
         raise LeadshareError(f"--by {by}: not a grouping", "use one of: " + ", ".join(reports.GROUPINGS))
-    w = where(ctx, db, rules, as_)
     team = rules_in_force(w, create=False)
     now = clock.now(team.timezone)
     start, end = clock.period(since or "30d", until, now)
@@ -90,20 +87,17 @@ def _fairness_cells(g: dict, by: str) -> dict[str, str]:
 
 
 @app.command("dashboard")
+@ledger_options
 def dashboard(
-    ctx: typer.Context,
+    w: Where,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write (atomically), e.g. dashboard.html.")],
     days: Annotated[int, typer.Option("--days", min=1, max=366, help="How many days the charts cover.")] = 30,
     skip_verify: Annotated[bool, typer.Option("--skip-verify", help="Do not check the audit chain (faster on a large ledger).")] = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Write a self-contained HTML team dashboard: fairness, load, sources, SLA, imports, ledger check."""
     from leadshare import clock, outputs
     from leadshare import dashboard as page
 
-    w = where(ctx, db, rules, as_)
     target = outputs.output_file(out, w.db)
     team, ledger = rules_and_ledger(w, create=False)
     now = clock.now(team.timezone)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import DbOption, JsonOption, RulesOption, console, emit, open_ledger, terminal_safe, where
+from leadshare.cli._common import DbOption, JsonOption, RulesOption, Where, console, emit, ledger_options, open_ledger, terminal_safe, where
 from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED, LeadshareError
 
 rules_app = typer.Typer(help="The rules file, and the rules in force.", no_args_is_help=True)
@@ -77,12 +77,8 @@ def _lead_fields(db: str) -> set[str] | None:
 
 
 @rules_app.command("show")
-def show(
-    ctx: typer.Context,
-    json_: JsonOption = False,
-    rules: RulesOption = None,
-    db: DbOption = None,
-) -> None:
+@ledger_options
+def show(w: Where, json_: JsonOption = False) -> None:
     """Print the rules in force: the ledger's last loaded rules, else the local rules file.
 
     The YAML goes to stdout as it was written (`leadshare rules show > rules.yaml` restores it);
@@ -91,7 +87,6 @@ def show(
     from leadshare.ledger import ledger_exists
     from leadshare.ledger.rules_log import latest_rules
 
-    w = where(ctx, db=db, rules=rules)
     loaded = latest_rules(open_ledger(w, create=False)) if ledger_exists(w.db) else None
     if loaded is not None:
         out = {"source": "ledger", "version": loaded.hash, "path": loaded.path, "loaded_at": loaded.at,

@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import AsOption, DbOption, JsonOption, RulesOption, console, emit, open_ledger, session, table, where
+from leadshare.cli._common import (
+    DbOption, JsonOption, Where, console, emit, ledger_options, open_ledger, session, table, where,
+)
 from leadshare.errors import LeadshareError
 
 leave_app = typer.Typer(help="Leave recorded in the ledger, on top of leave in the rules file.", no_args_is_help=True)
@@ -16,17 +18,15 @@ app.add_typer(leave_app, name="leave")
 
 
 @app.command("agents")
+@ledger_options
 def agents(
-    ctx: typer.Context,
+    w: Where,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """The roster now: available or why not, open load / capacity, tier, weight, next time on duty."""
     from leadshare import roster
 
-    s = session(where(ctx, db, rules, as_), create=False)
+    s = session(w, create=False)
     data = roster.roster(s)
 
     def render() -> None:
@@ -49,21 +49,19 @@ def _next_turns(rotation: list[dict]) -> str:
 
 
 @leave_app.command("add")
+@ledger_options
 def leave_add(
-    ctx: typer.Context,
+    w: Where,
     agent: Annotated[str, typer.Argument(metavar="AGENT", help="Agent id.")],
     start: Annotated[str, typer.Argument(metavar="FROM", help="First day of leave, YYYY-MM-DD.")],
     end: Annotated[str, typer.Argument(metavar="TO", help="Last day of leave, YYYY-MM-DD.")],
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why (shown in the roster and the log).")] = None,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Record leave: the agent gets no new leads from FROM to TO (inclusive)."""
     from leadshare import workflow
 
-    out = workflow.add_leave(session(where(ctx, db, rules, as_)), agent, start, end, reason)
+    out = workflow.add_leave(session(w), agent, start, end, reason)
 
     def render() -> None:
         if not out["already_recorded"]:
@@ -77,33 +75,29 @@ def leave_add(
 
 
 @leave_app.command("list")
+@ledger_options
 def leave_list(
-    ctx: typer.Context,
+    w: Where,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """All leave: from the rules file and from the ledger."""
     from leadshare import workflow
 
-    data = workflow.list_leave(session(where(ctx, db, rules, as_), create=False))
+    data = workflow.list_leave(session(w, create=False))
     emit(data, json_, lambda: console().print(table("leave", ["id", "agent", "from", "to", "reason", "origin"],
                                                      [[r["id"] or "-", r["agent"], r["from"], r["to"], r["reason"], r["origin"]] for r in data])))
 
 
 @leave_app.command("cancel")
+@ledger_options
 def leave_cancel(
-    ctx: typer.Context,
+    w: Where,
     leave_id: Annotated[int, typer.Argument(metavar="ID", help="The id shown by `leave list`.")],
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Cancel leave recorded in the ledger."""
     from leadshare import workflow
 
-    out = workflow.cancel_leave(session(where(ctx, db, rules, as_)), leave_id)
+    out = workflow.cancel_leave(session(w), leave_id)
     console().print(f"leave {out['id']} of {out['agent']} cancelled")
 
 
@@ -130,18 +124,16 @@ def backup(
 
 
 @app.command("tiers")
+@ledger_options
 def tiers(
-    ctx: typer.Context,
+    w: Where,
     apply: Annotated[bool, typer.Option("--apply", help="Record the earned tiers (a manager); the engine uses them from then on.")] = False,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Each agent's figures against the tiers' criteria, and the tier they would earn."""
     from leadshare import tiers as tiers_mod
 
-    s = session(where(ctx, db, rules, as_), create=apply)
+    s = session(w, create=apply)
     rows = tiers_mod.apply(s) if apply else tiers_mod.review(s)
 
     def fmt(check: dict) -> str:

@@ -8,25 +8,23 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    AsOption, DbOption, JsonOption, NotifyOption, RulesOption, console, deliver_if_asked, emit, local_time, reading, session,
-    table, where,
+    LeadArgument, JsonOption, NotifyOption, Where, console, deliver_if_asked, emit, ledger_options, local_time, reading, session,
+    table,
 )
 from leadshare.errors import EXIT_ATTENTION, LeadshareError
 
 
 
 @app.command("add")
+@ledger_options
 def add(
-    ctx: typer.Context,
+    w: Where,
     name: Annotated[str, typer.Option("--name", help="The customer's name.")],
     phone: Annotated[Optional[str], typer.Option("--phone", help="Phone, any common way of writing it.")] = None,
     email: Annotated[Optional[str], typer.Option("--email", help="Email address.")] = None,
     source: Annotated[Optional[str], typer.Option("--source", help="Where the lead came from (walk-in, call, ...).")] = None,
     field: Annotated[Optional[list[str]], typer.Option("--field", help="KEY=VALUE: a lead field the rules can test (region=KL, product=commercial); repeatable.")] = None,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Record one lead by hand (a walk-in, a call): same checks, duplicates and rules as an import."""
     from leadshare import services
@@ -37,7 +35,7 @@ def add(
         if not sep or not key.strip():
             raise LeadshareError(f"--field {item}: expected KEY=VALUE", "for example --field region=KL")
         fields[key.strip()] = value.strip()
-    s = session(where(ctx, db, rules, as_))
+    s = session(w)
     result = services.add_lead(s, name, phone, email, source, fields)
     for w in result.pop("warnings"):
         console(stderr=True).print(f"warning: {w}")
@@ -54,41 +52,38 @@ def add(
 
 
 @app.command("note")
+@ledger_options
 def note(
-    ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
+    w: Where,
+    lead: LeadArgument,
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The note, in quotes.")],
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Append a shared note to a lead's timeline."""
     from leadshare import workflow
 
-    out = workflow.add_note(session(where(ctx, db, rules, as_), acting="note"), lead, text)
+    out = workflow.add_note(session(w, acting="note"), lead, text)
     console().print(f"noted on lead {out['lead']}")
 
 
 @app.command("status")
+@ledger_options
 def status(
-    ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
+    w: Where,
+    lead: LeadArgument,
     new_status: Annotated[str, typer.Argument(metavar="STATUS", help="A status of the pipeline.")],
     note: Annotated[Optional[str], typer.Option("--note", help="What happened (some statuses require one).")] = None,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Move a lead in the pipeline."""
     from leadshare import workflow
 
-    out = workflow.change_status(session(where(ctx, db, rules, as_), acting="status"), lead, new_status, note)
+    out = workflow.change_status(session(w, acting="status"), lead, new_status, note)
     console().print(f"lead {out['lead']}: {out['from']} -> {out['to']}")
 
 
 @app.command("reassign")
+@ledger_options
 def reassign(
-    ctx: typer.Context,
+    w: Where,
     lead: Annotated[Optional[str], typer.Argument(metavar="LEAD", help="Lead id or external id (or use --from).")] = None,
     to: Annotated[Optional[str], typer.Option("--to", help="The new owner.")] = None,
     from_: Annotated[Optional[str], typer.Option("--from", help="Move all open leads of this agent (departure, long leave).")] = None,
@@ -98,16 +93,13 @@ def reassign(
     force: Annotated[bool, typer.Option("--force", help="Hand over to an agent on leave all the same.")] = False,
     json_: JsonOption = False,
     notify: NotifyOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Hand a lead over, or move all of an agent's open leads (the notes travel with them)."""
     from leadshare import workflow
 
     if not reason:
         raise LeadshareError("a handover needs --reason", 'for example --reason "customer speaks Tamil"')
-    s = session(where(ctx, db, rules, as_), acting="reassign")
+    s = session(w, acting="reassign")
     if from_ is not None:
         if lead is not None:
             raise LeadshareError("give a LEAD or --from AGENT, not both", "--from moves all of that agent's open leads")
@@ -148,18 +140,16 @@ def _exit_if_leads_stayed(result: dict, from_: str | None) -> None:
 
 
 @app.command("sweep")
+@ledger_options
 def sweep(
-    ctx: typer.Context,
+    w: Where,
     json_: JsonOption = False,
     notify: NotifyOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """SLA check (cron, every few minutes): move or escalate leads not contacted in time."""
     from leadshare import workflow
 
-    s = session(where(ctx, db, rules, as_))
+    s = session(w)
     result, code = workflow.sweep(s)
     deliver_if_asked(s, notify)
     emit(result, json_, lambda: console().print(
@@ -168,18 +158,16 @@ def sweep(
 
 
 @app.command("explain")
+@ledger_options
 def explain(
-    ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
+    w: Where,
+    lead: LeadArgument,
     json_: JsonOption = False,
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
 ) -> None:
     """Why this lead went to this agent: the rule, every candidate and why not, as decided then."""
     from leadshare import workflow
 
-    _, team, ledger = reading(ctx, db, rules, as_)
+    team, ledger = reading(w)
     out = workflow.explain(ledger, lead)
 
     def render() -> None:
@@ -209,23 +197,25 @@ def explain(
 
 
 @app.command("forget")
+@ledger_options
 def forget(
-    ctx: typer.Context,
-    lead: Annotated[str, typer.Argument(metavar="LEAD", help="Lead id or external id.")],
-    db: DbOption = None,
-    rules: RulesOption = None,
-    as_: AsOption = None,
+    w: Where,
+    lead: LeadArgument,
 ) -> None:
     """Erase a customer's personal fields, keeping the audit chain verifiable (manager only)."""
     from leadshare import workflow
 
-    out = workflow.forget(session(where(ctx, db, rules, as_), acting="forget"), lead)
+    out = workflow.forget(session(w, acting="forget"), lead)
     if not out["complete"]:
         console(stderr=True).print(
             f"lead {out['lead']}: erased from the ledger, but another program is still reading older pages of it; "
             f"old copies remain in the -wal file until it stops. Run `leadshare forget {out['lead']}` again then.")
         raise typer.Exit(EXIT_ATTENTION)
-    what = "already erased; no old copies remain" if out["again"] else "name, phone, email and notes erased"
+    erased = ", ".join(out["attributes"])
+    if out["again"]:
+        what = f"erased now what an earlier forget left ({erased})" if erased else "already erased; no old copies remain"
+    else:
+        what = "name, phone, email and notes erased" + (f", with {erased}" if erased else "")
     console().print(f"lead {out['lead']}: {what}; the audit chain still verifies")
     if out["note"]:
         console().print(out["note"])

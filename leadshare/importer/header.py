@@ -98,6 +98,13 @@ for _field, _names in _SYNONYMS.items():
     for _rank, _syn in enumerate(_names):
         _KEY_TO_FIELD.setdefault(header_key(_syn), (_field, _rank))
 
+
+def synonym_field(header: str) -> str | None:
+    """The field a header is a synonym of ('Secondary Email' -> email, 'first_name' -> first_name)."""
+    hit = _KEY_TO_FIELD.get(header_key(header))
+    return hit[0] if hit else None
+
+
 _FIELD_ALIASES = {header_key(f): f for f in FIELDS}
 _FIELD_ALIASES.update({"fullname": "name", "mobile": "phone", "externalid": "external_id", "emailaddress": "email"})
 

@@ -160,9 +160,10 @@ def _read_rows(
     share: tuple[int, int] = (0, 1),
     replaced: bool = False,
 ) -> Iterator[list[LeadRecord]]:
-    """The per-row path: column indexes are resolved; keep this loop lean (1M rows), so it stays
-    whole, with only the rare paths (oversized cells, other contact columns, a reject's reason)
-    in functions of their own.
+    """The per-row path: column indexes are resolved. Kept whole on purpose, past the usual length
+    of a function: it runs once per row (a million for a big file), where every extra call per row
+    shows in an import's time; only the rare paths (oversized cells, other contact columns, a
+    reject's reason) are functions of their own.
 
     Yields the records `chunk` at a time; rejects, blank lines and row warnings gather on
     `parsed` as the rows are read. With a `share` (k, n) of n > 1, the rows are taken in pieces

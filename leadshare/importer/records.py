@@ -46,13 +46,21 @@ Prepare = Callable[[list[LeadRecord]], list]
 
 
 @dataclass
-class ParsedFile:
+class FileFacts:
+    """What a file's first bytes and header tell, whether it is read whole or as a stream."""
+
     name: str
     content_hash: str  # sha256 hex of the raw bytes
     encoding: str
     delimiter: str
     columns: list[str]  # the header as read
     mapping: dict[str, str]  # field -> header column used
+
+
+@dataclass
+class ParsedFile(FileFacts):
+    """A file read whole: its records, its rejects, and what its rows told."""
+
     records: list[LeadRecord] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # file-level

@@ -7,21 +7,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from leadshare.importer import background as _background
-from leadshare.importer.records import RECORD_CHUNK, ROW_WARNINGS_KEPT, LeadRecord, Prepare, Reject, blank_warning
+from leadshare.importer.records import RECORD_CHUNK, ROW_WARNINGS_KEPT, FileFacts, LeadRecord, Prepare, Reject, blank_warning
 
 
 @dataclass
-class ParsedStream:
+class ParsedStream(FileFacts):
     """A file being read: what the header tells is known up front, the records come by
     `chunks()` (once), and what the rows tell (rejects, blank lines, row warnings) is gathered
     as they are read. The raw bytes stay as given; no record outlives its chunk here."""
 
-    name: str
-    content_hash: str  # sha256 hex of the raw bytes
-    encoding: str
-    delimiter: str
-    columns: list[str]  # the header as read
-    mapping: dict[str, str]  # field -> header column used
     warnings: list[str]  # file-level; the blank-line count is added once the rows are read
     bytes_total: int
     estimated_rows: int  # from the line count: a hint for bulk writes, not a count

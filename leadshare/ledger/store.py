@@ -534,7 +534,8 @@ class Ledger:
 
     _UPDATABLE = frozenset(
         ("status", "agent", "rule", "strategy", "cands", "decided_seq", "assigned_at", "sla_start", "sla_due", "first_contact_at",
-         "closed_at", "queued_reason", "sla_reassigns", "last_note_at", "status_at", "warned_at", "escalated_at")
+         "closed_at", "queued_reason", "sla_reassigns", "last_note_at", "status_at", "warned_at", "escalated_at",
+         "attrs")  # attrs: forget erases the ones that recognise the person
     )
 
     def update_lead(self, lead_id: int, **columns: Any) -> None:
