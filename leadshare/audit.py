@@ -108,6 +108,8 @@ def _verify(ledger: Ledger, report: Report, expect_head: str | None, decisions: 
     for trigger in ledger.missing_append_only_guards():
         report.add(f"the append-only protection of the log is missing (trigger {trigger} was dropped outside "
                    "leadshare): events can be rewritten; compare the ledger with a backup")
+    for problem in ledger.log_protection_problems():
+        report.add(problem)
     _check_candidate_sets(ledger, report)
     _check_projections(ledger, report, replay)
     if decisions:
@@ -148,8 +150,14 @@ def _check_notes(ledger: Ledger) -> list[str]:
         if digest is None:
             notes.append(f"note {note_id}: no note event {seq} recorded it")
         elif text is not None and note_digest(lead_salt or ledger_salt, text) != digest:
-            notes.append(f"note {note_id} on lead {lead}: its text changed after event {seq} recorded it")
+            notes.append(f"note {note_id} on lead {lead}: its text changed after event {seq} recorded it{_by(ledger, 'notes', note_id)}")
     return notes
+
+
+def _by(ledger: Ledger, table: str, key: int) -> str:
+    """Who last changed the row, where the server keeps it (a PostgreSQL ledger)."""
+    login = ledger.last_writer(table, key)
+    return f" (row last written by login {login})" if login else ""
 
 
 def _check_candidate_sets(ledger: Ledger, report: Report) -> None:
@@ -189,16 +197,20 @@ class _Replay:
         self.imports: dict[int, dict] = {}
         self.tiers: dict[str, str | None] = {}
         self.leave: dict[int, dict] = {}
+        # A login's grants as the log records them: the agent it acts as, None once revoked.
+        self.signers: dict[str, str | None] = {}
 
     def read(self, rows, chain: ev.Chain) -> None:
         """One pass over the log: each event is linked into the chain and applied."""
         shared: dict[str, str] = {}  # one import's events repeat their time and SLA strings
         digests: dict[str, bytes] = {}
         link, loads, apply, report = chain.link, orjson.loads, self.apply, self.report
-        leads = self.leads
+        leads, signers = self.leads, self.signers
         for row in rows:
             link(row)
-            seq, at, _actor, type_, lead, agent, data_text, _ = row
+            seq, at, actor, type_, lead, agent, data_text, _hash, login = row
+            if login in signers and signers[login] != actor:
+                self._check_signer(seq, login, actor)
             at = shared.setdefault(at, at)
             if type_ == "note":  # the commonest event; its digest is checked beside (_side_checks)
                 state = leads.get(lead)
@@ -219,6 +231,13 @@ class _Replay:
             except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
                 report.add(f"event {seq}: its data is not what a {type_} event holds ({type(exc).__name__})")
 
+    def _check_signer(self, seq: int, login: str, actor: str) -> None:
+        granted = self.signers[login]
+        if granted is None:
+            self.report.add(f"event {seq}: written by login {login} after its grant was revoked (in the name of {actor})")
+        else:
+            self.report.add(f"event {seq}: written by login {login}, which acts as {granted}, in the name of {actor}")
+
     def apply(self, seq: int, at: str, type_: str, lead: int | None, agent: str | None, data: dict) -> None:
         if type_ in ("assigned", "queued"):
             self._decided(seq, at, type_, lead, agent, data)
@@ -232,6 +251,8 @@ class _Replay:
                                       "cancelled_at": None}
         elif type_ == "leave_cancelled":
             self.leave[data["id"]]["cancelled_at"] = at
+        elif type_ in ("login_granted", "login_revoked"):
+            self.signers[data["login"]] = agent if type_ == "login_granted" else None
         elif lead is not None and lead not in self.leads:
             self.report.add(f"event {seq}: {type_} names lead {lead}, which no event created")
         elif type_ == "reassigned":
@@ -329,15 +350,17 @@ def _compare_leads(ledger: Ledger, report: Report, replay: _Replay) -> None:
         if row[1:_N + 1] != expected:
             for column, value, logged in zip(REPLAYED, row[1:_N + 1], expected):
                 if value != logged:
-                    report.add(f"lead {lead_id}: {column} is {value!r} but the log says {logged!r}")
+                    report.add(f"lead {lead_id}: {column} is {value!r} but the log says {logged!r}{_by(ledger, 'leads', lead_id)}")
                     break
         pd = pd if isinstance(pd, bytes) else None
         # a lead with its own salt has its external id in `pd`; a forgotten one has none left
         certified_external_id = None if lead_salt is not None else external_id
         if row_digest(certified_external_id, source, region, attrs, batch, created_at, pd) != replay.rows.get(lead_id):
-            report.add(f"lead {lead_id}: stored fields differ from what event {ledger.first_event_of(lead_id)} recorded")
+            report.add(f"lead {lead_id}: stored fields differ from what event {ledger.first_event_of(lead_id)} recorded"
+                       f"{_by(ledger, 'leads', lead_id)}")
         if row[forgotten_i] is None and pd != _personal(lead_salt, salt, name, phone, email, phone_key, email_key, external_id):
-            report.add(f"lead {lead_id}: name, phone or email changed outside leadshare (or its external id)")
+            report.add(f"lead {lead_id}: name, phone or email changed outside leadshare (or its external id)"
+                       f"{_by(ledger, 'leads', lead_id)}")
     for lead_id in sorted(set(replay.leads) - stored_ids):
         report.add(f"lead {lead_id}: created by the log but missing from the leads table")
     if ledger.assignment_counts() != counted:
@@ -362,7 +385,7 @@ def _rederive(ledger: Ledger, report: Report) -> None:
     current: dict[str, dict[str, int]] = {}
     sets: dict[str, list] = {}
     report.decisions, report.manual = 0, []
-    for seq, at, actor, type_, lead, agent, data_text, _ in ledger.iter_events():
+    for seq, at, actor, type_, lead, agent, data_text, _hash, _login in ledger.iter_events():
         if type_ not in ("assigned", "reassigned"):
             continue
         data = orjson.loads(data_text)

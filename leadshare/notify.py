@@ -206,8 +206,15 @@ class _Command(_Sender):
         assert channel.command
         self.path = channel.command
         self.cwd = os.path.dirname(os.path.abspath(team.path)) if team.path else None
+        # Rules read out of a shared ledger were written by someone else (a manager's login):
+        # their command must not run on the machine of whoever happens to read them.
+        self.from_local_file = bool(team.path) and os.path.isfile(team.path)
 
     def send(self, row: dict, msg: dict) -> None:
+        if not self.from_local_file:
+            raise ChannelDown(f"notify.command {self.path} comes from the rules in the ledger, not a rules file on "
+                              "this machine, so it is not run here; deliver from where the rules file is "
+                              "(`leadshare --rules PATH notify`, the owner's cron)")
         data = orjson.dumps(msg, option=orjson.OPT_SORT_KEYS) + b"\n"
         try:
             proc = subprocess.Popen(

@@ -49,6 +49,20 @@ def load_team(path: str | os.PathLike) -> models.Team:
     return team
 
 
+def team_from_text(text: str, name: str) -> models.Team:
+    """Validated rules given as text (the rules a ledger holds), named `name` in messages and kept
+    like a file's, so an agent reading them from the ledger does not validate them every run."""
+    key = _key(text.encode("utf-8"), name)
+    cached = _read(name, key)
+    if cached is not None:
+        return cached
+    from leadshare.config import parse_team
+
+    team = parse_team(text, name)
+    _write(name, key, team)
+    return team
+
+
 def cache_dir() -> str:
     explicit = os.environ.get("LEADSHARE_CACHE_DIR")
     if explicit:

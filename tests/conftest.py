@@ -172,6 +172,7 @@ def as_before_per_lead_salts(db: Path) -> None:
                      "WHERE key = 'head'")
         conn.execute("UPDATE meta SET value = lower(value) WHERE key = 'head'")
         conn.execute("ALTER TABLE leads DROP COLUMN salt")
+        conn.execute("ALTER TABLE events DROP COLUMN login")  # step 7's, after the salts
         for name, verb in (("events_append_only_update", "UPDATE"), ("events_append_only_delete", "DELETE")):
             conn.execute(f"CREATE TRIGGER {name} BEFORE {verb} ON events "
                          "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")

@@ -342,6 +342,21 @@ def test_a_missing_command_fails_every_due_notification_with_the_reason(cli, tmp
         assert "no-such-hook.sh not found" in row["last_error"] and row["attempts"] == 1
 
 
+def test_a_command_in_rules_read_from_the_ledger_is_never_run(tmp_path):
+    """An agent's machine reads a shared ledger's rules; a command a manager wrote there is not run."""
+    from leadshare.rules_cache import team_from_text
+
+    marker = tmp_path / "ran"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    team = team_from_text(TEAM_YAML + f"notify:\n  command: {hook}\n", "the rules in postgresql://db/leadshare")
+    sender = notify._sender(team.notify, team, clock.now(team.timezone))
+    with pytest.raises(notify.ChannelDown, match="comes from the rules in the ledger"):
+        sender.send({"id": 1}, {"id": 1})
+    assert not marker.exists()
+
+
 # --------------------------------------------------------------------------- no channel
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import inspect
 import os
 import re
@@ -139,6 +140,7 @@ class Where:
     db: str  # a file path or a postgresql:// URL (a Path would fold the URL's //)
     rules: Path
     actor: str | None
+    ledger: Any = None  # the ledger once opened (open_ledger)
 
     @property
     def db_name(self) -> str:
@@ -187,7 +189,11 @@ _open_ledgers: list = []
 def open_ledger(w: Where, create: bool = True):
     """The ledger at w.db. A command that only reads (create=False) creates none where there is
     none yet: a mistyped --db must not leave an empty ledger behind and report success on it.
-    It warns and reads an empty ledger in memory instead, so its result is simply empty."""
+    It warns and reads an empty ledger in memory instead, so its result is simply empty.
+    On a server that names who is connected, the login decides who acts: w.actor becomes the
+    login's agent (refused for a login granted none, or naming another). Opened once per `w`."""
+    if w.ledger is not None:
+        return w.ledger
     from leadshare.ledger import open_existing
     from leadshare.ledger import open_ledger as open_at
     from leadshare.ledger.store import Ledger
@@ -197,6 +203,12 @@ def open_ledger(w: Where, create: bool = True):
         warn_no_ledger(w.db_name)
         ledger = Ledger.empty(w.db_name)
     _open_ledgers.append(ledger)
+    identity = ledger.identity()
+    if identity is not None:
+        from leadshare.logins import acting_agent
+
+        w.actor = acting_agent(identity, w.actor)
+    w.ledger = ledger
     return ledger
 
 
@@ -239,32 +251,73 @@ def load_team(w: Where):
     return load(w.rules)
 
 
-def optional_team(w: Where):
-    """The rules when the file is there: reading the ledger does not need them, but they name time zones."""
-    return load_team(w) if w.rules.exists() else None
+def rules_in_force(w: Where, required: bool = True, create: bool = True):
+    """The rules a command runs under. A file ledger's are the rules file, read before the ledger
+    is opened (a bad rules file stops before one is made); on a server the login decides whose
+    (see team_in_force), so the ledger is opened first. Not `required`: None when there is no
+    rules file. `create`: as open_ledger takes it."""
+    from leadshare.ledger import is_url
+
+    if is_url(w.db):
+        return team_in_force(w, open_ledger(w, create), required)
+    return load_team(w) if required or w.rules.exists() else None
+
+
+def rules_and_ledger(w: Where, required: bool = True, create: bool = True):
+    """(the rules in force, the ledger)."""
+    team = rules_in_force(w, required, create)
+    return team, open_ledger(w, create)
+
+
+def team_in_force(w: Where, ledger, required: bool = True):
+    """The local rules file, except on a shared ledger for an agent's login, or anyone without a
+    local file: the rules the ledger last loaded (the owner's or a manager's), with one warning
+    when an agent's local file differs."""
+    identity = ledger.identity()
+    loaded = None
+    if identity is not None and not (identity.owner and w.rules.exists()):
+        from leadshare.ledger.rules_log import latest_rules
+
+        loaded = latest_rules(ledger)
+    if loaded is None:
+        return load_team(w) if required or w.rules.exists() else None
+    from leadshare.rules_cache import team_from_text
+
+    team = team_from_text(loaded.text, f"the rules in {w.db_name}")
+    member = None if identity.owner else team.agent(identity.agent)
+    if w.rules.exists():
+        if member is not None and member.is_manager:
+            return load_team(w)  # a manager's own rules are put in force when they differ
+        if hashlib.sha256(w.rules.read_bytes()).hexdigest() != loaded.hash:
+            print(f"leadshare: warning: {w.rules} differs from the rules in force in {w.db_name}; using the ledger's "
+                  "(`leadshare rules show` prints them)", file=sys.stderr)
+    return team
 
 
 def reading(w: Where):
     """For commands that only read: (the rules if present, the ledger)."""
-    return optional_team(w), open_ledger(w, create=False)
+    return rules_and_ledger(w, required=False, create=False)
 
 
 def session(w: Where, acting: str | None = None, create: bool = True):
     """Ledger + rules + actor + now, for a use case. `acting` names a command that changes a lead
     as a person: it needs an identity, so a forgotten --as never passes as the system's.
-    create=False: a use case that only reads, which creates no ledger."""
+    create=False: a use case that only reads, which creates no ledger. Run by the owner or a
+    manager under rules other than the ledger's last loaded, its first change puts them in force."""
     from leadshare import clock
-    from leadshare.services import Session
+    from leadshare.services import Session, load_rules_with_first_change
     from leadshare.tiers import with_earned_tiers
 
-    rules_file = load_team(w)  # a bad rules file stops here, before the ledger is touched
+    rules_file = rules_in_force(w, create=create)  # on a server, the login is who acts from here
     if acting and not w.actor:
         raise LeadshareError(f"who is acting? `{acting}` changes a lead as a person",
                              "pass --as AGENT_ID or set LEADSHARE_AGENT (a script: --as system)")
     actor = acting_id(rules_file, w.actor)
     ledger = open_ledger(w, create)
     team = with_earned_tiers(rules_file, ledger.earned_tiers())
-    return Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
+    s = Session(ledger=ledger, team=team, actor=actor, now=clock.now(team.timezone))
+    load_rules_with_first_change(s)
+    return s
 
 
 def acting_id(team, given: str | None) -> str:

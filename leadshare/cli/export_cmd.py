@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import Where, console, ledger_options, open_ledger, optional_team
+from leadshare.cli._common import Where, console, ledger_options, open_ledger, rules_in_force
 from leadshare.errors import LeadshareError, NotFound
 
 
@@ -56,7 +56,7 @@ def export(
 
     fmt = exports.export_format(fmt, str(out) if out else None)
     target = outputs.output_file(out if out is not None else "-", w.db)
-    team = optional_team(w)
+    team = rules_in_force(w, required=False, create=False)
     statuses = _statuses(status, team)
     agents = _split(agent)
     if team is not None:

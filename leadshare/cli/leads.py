@@ -9,7 +9,7 @@ import typer
 
 from leadshare.cli import app
 from leadshare.cli._common import (
-    LeadArgument, JsonOption, Where, acting_id, console, emit, ledger_options, local_time, open_ledger, optional_team, reading,
+    LeadArgument, JsonOption, Where, acting_id, console, emit, ledger_options, local_time, open_ledger, reading, rules_in_force,
     table,
 )
 from leadshare.errors import LeadshareError
@@ -43,9 +43,9 @@ def mine(
     from leadshare import clock
     from leadshare.models import CLOSED_STATUSES
 
+    team = rules_in_force(w, required=False, create=False)  # a granted login is its agent: no --as needed
     if not w.actor:
         raise LeadshareError("`mine` needs to know who you are", "pass --as AGENT_ID or set LEADSHARE_AGENT")
-    team = optional_team(w)
     if team is not None:
         w.actor = acting_id(team, w.actor)
     ledger = open_ledger(w, create=False)
@@ -106,7 +106,8 @@ def show(
         data = orjson.loads(e["data"])
         if e["seq"] in notes:
             data["text"] = notes[e["seq"]]["text"]
-        timeline.append({"seq": e["seq"], "at": e["at"], "type": e["type"], "actor": e["actor"], "agent": e["agent"], "data": data})
+        timeline.append({"seq": e["seq"], "at": e["at"], "type": e["type"], "actor": e["actor"], "agent": e["agent"],
+                         "login": e["login"], "data": data})
     out = lead_json(row)
     out["timeline"] = timeline
     tz = team.timezone if team else None
@@ -118,9 +119,10 @@ def show(
         c.print(f"  source {out['source'] or '-'}   region {out['region'] or '-'}   " + "  ".join(f"{k} {v}" for k, v in out["fields"].items()))
         owner = out["agent"] or f"nobody: waiting ({out['queued_reason']})"
         c.print(f"  owner {owner}   status {out['status']}   SLA due {local_time(out['sla_due'], tz) or '-'}")
-        c.print(table("timeline", ["seq", "at", "type", "by", "agent", "details"],
-                      [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["agent"], event_details(t)] for t in timeline],
-                      tz=tz))
+        # `login` is empty on a SQLite ledger, and then left out
+        c.print(table("timeline", ["seq", "at", "type", "by", "login", "agent", "details"],
+                      [[t["seq"], local_time(t["at"], tz), t["type"], t["actor"], t["login"], t["agent"], event_details(t)]
+                       for t in timeline], tz=tz))
 
     emit(out, json_, render)
 
@@ -146,6 +148,8 @@ _UNSHOWN = {"rules", "row", "cands", "state", "digest", "hash", "new", "sla_star
 def event_details(event: dict) -> str:
     """One line saying what an event did, for the `show` timeline and the `log` table."""
     d, kind = event["data"], event["type"]
+    if kind == "rules_loaded":  # its text is the whole rules file: `rules show` prints it
+        return f"rules version {str(d.get('rules'))[:12]} from {d.get('path')}"
     if "text" in d:
         return d["text"]
     if kind == "assigned":

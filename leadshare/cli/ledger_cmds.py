@@ -50,7 +50,7 @@ def log(
     rows = ledger.log(lead=lead_id, agent=agent, type_=type_, since=since_at, limit=limit)
     data = [
         {"seq": r["seq"], "at": r["at"], "type": r["type"], "lead": r["lead"], "agent": r["agent"], "actor": r["actor"],
-         "data": orjson.loads(r["data"]), "hash": r["hash"].hex()}
+         "login": r["login"], "data": orjson.loads(r["data"]), "hash": r["hash"].hex()}
         for r in rows
     ]
 
@@ -61,9 +61,10 @@ def log(
         rows = []
         for d in data:
             event = {**d, "data": {**d["data"], "text": texts[d["seq"]]}} if d["seq"] in texts else d
-            rows.append([d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], event_details(event),
-                         d["hash"][:12]])
-        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "details", "hash"],
+            rows.append([d["seq"], local_time(d["at"], tz), d["type"], d["lead"], d["agent"], d["actor"], d["login"],
+                         event_details(event), d["hash"][:12]])
+        # `login` is empty on a SQLite ledger, and then left out
+        console().print(table(f"audit log: {len(data)} events", ["seq", "at", "type", "lead", "agent", "by", "login", "details", "hash"],
                               rows, tz=tz))
 
     emit(data, json_, render)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import JsonOption, Where, console, emit, ledger_options, load_team, open_ledger, table
+from leadshare.cli._common import JsonOption, Where, console, emit, ledger_options, open_ledger, rules_and_ledger, rules_in_force, table
 from leadshare.errors import LeadshareError
 
 
@@ -27,7 +27,7 @@ def fairness(
     by = by.strip().lower()
     if by not in reports.GROUPINGS:
         raise LeadshareError(f"--by {by}: not a grouping", "use one of: " + ", ".join(reports.GROUPINGS))
-    team = load_team(w)
+    team = rules_in_force(w, create=False)
     now = clock.now(team.timezone)
     start, end = clock.period(since or "30d", until, now)
     if end is None:
@@ -99,8 +99,7 @@ def dashboard(
     from leadshare import dashboard as page
 
     target = outputs.output_file(out, w.db)
-    team = load_team(w)
-    ledger = open_ledger(w, create=False)
+    team, ledger = rules_and_ledger(w, create=False)
     now = clock.now(team.timezone)
     html = page.render(ledger, team, now, days=days, verify=not skip_verify)
     target.write(lambda fh: fh.write(html))

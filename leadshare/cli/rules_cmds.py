@@ -1,17 +1,18 @@
-"""`rules check`: validate a rules file before it decides anything."""
+"""`rules check`: validate a rules file before it decides anything; `rules show`: the rules in force."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from leadshare.cli import app
-from leadshare.cli._common import DbOption, RulesOption, console, terminal_safe, where
-from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED
+from leadshare.cli._common import DbOption, JsonOption, RulesOption, Where, console, emit, ledger_options, open_ledger, terminal_safe, where
+from leadshare.errors import EXIT_ATTENTION, EXIT_REFUSED, LeadshareError
 
-rules_app = typer.Typer(help="The rules file.", no_args_is_help=True)
+rules_app = typer.Typer(help="The rules file, and the rules in force.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 
@@ -73,3 +74,35 @@ def _lead_fields(db: str) -> set[str] | None:
         problem = exc.message if isinstance(exc, LeadshareError) else translate_error(exc, db).message
         typer.echo(f"leadshare: warning: {problem}; the rules' fields were not compared with its leads", err=True)
         return None
+
+
+@rules_app.command("show")
+@ledger_options
+def show(w: Where, json_: JsonOption = False) -> None:
+    """Print the rules in force: the ledger's last loaded rules, else the local rules file.
+
+    The YAML goes to stdout as it was written (`leadshare rules show > rules.yaml` restores it);
+    where it came from goes to stderr."""
+    from leadshare.config.reading import read_rules_file
+    from leadshare.ledger import ledger_exists
+    from leadshare.ledger.rules_log import latest_rules
+
+    loaded = latest_rules(open_ledger(w, create=False)) if ledger_exists(w.db) else None
+    if loaded is not None:
+        out = {"source": "ledger", "version": loaded.hash, "path": loaded.path, "loaded_at": loaded.at,
+               "seq": loaded.seq, "text": loaded.text}
+        origin = f"rules in force: loaded into {w.db_name} at {loaded.at} (event {loaded.seq}) from {loaded.path}"
+    elif w.rules.exists():
+        text = read_rules_file(str(w.rules))
+        version = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        out = {"source": "file", "version": version, "path": str(w.rules), "loaded_at": None, "seq": None, "text": text}
+        origin = f"rules in force: the file {w.rules} (the ledger holds none yet)"
+    else:
+        raise LeadshareError(f"no rules in force: {w.db_name} holds none and {w.rules} does not exist",
+                             "pass --rules PATH, set LEADSHARE_RULES, or copy rules.example.yaml to rules.yaml")
+
+    def render() -> None:
+        typer.echo(origin, err=True)
+        typer.echo(out["text"], nl=not out["text"].endswith("\n"))
+
+    emit(out, json_, render)

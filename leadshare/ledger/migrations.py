@@ -225,6 +225,11 @@ STEPS: list[str] = [
     """
     ALTER TABLE leads ADD COLUMN salt BLOB;
     """,
+    # 7: the login that wrote an event, as a PostgreSQL ledger records it; a ledger copied from one
+    # keeps its logins (the chain covers them). Events written here have none.
+    """
+    ALTER TABLE events ADD COLUMN login TEXT;
+    """,
 ]
 
 LATEST = len(STEPS)

@@ -10,7 +10,7 @@ import functools
 import os
 import secrets
 import sqlite3
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from leadshare.errors import LedgerError
 from leadshare.ledger import events as ev
@@ -74,12 +74,14 @@ BULK_LEADS = 50_000
 
 class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, VerifyReads, Maintenance):
     DatabaseError = sqlite3.Error  # so callers can catch a damaged file without importing sqlite3
+    login: str | None = None  # the server login events are written under (a SQLite file has none)
 
     def __init__(self, conn: sqlite3.Connection, path: str):
         self.conn = conn
         self.path = path
         self.in_memory = path == ":memory:"  # kept when `path` is renamed for messages (empty())
         self._in_write = False
+        self._first_write_step: Callable[[], None] | None = None
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -113,6 +115,18 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
             return ledger
         except sqlite3.Error as exc:
             raise translate_error(exc, path) from exc
+
+    def identity(self):
+        """Who the server says is connected (a `leadshare.logins.Identity`); a file has no logins."""
+        return None
+
+    def last_writer(self, table: str, key: int) -> str | None:
+        """The login that last changed row `key` of `table` (leads, notes), where the server keeps it."""
+        return None
+
+    def log_protection_problems(self) -> list[str]:
+        """What lets a login rewrite the log or sign as another, where the server has logins."""
+        return []
 
     def side_check_path(self) -> str | None:
         """Where a second process may open this ledger read-only to check it beside this one."""
@@ -190,6 +204,9 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
             raise self.translate(exc) from exc
         self._in_write = True
         try:
+            if self._first_write_step is not None:
+                step, self._first_write_step = self._first_write_step, None
+                step()
             yield self
             self._record_head()
             _progress["committing"] = True
@@ -204,6 +221,10 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
             raise
         finally:
             self._in_write = False
+
+    def before_first_write(self, step: Callable[[], None]) -> None:
+        """Run `step` first thing in the next write transaction, inside it."""
+        self._first_write_step = step
 
     def _begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -270,8 +291,8 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
     def append(self, new_events: Iterable[ev.NewEvent], *, at: str, actor: str) -> list[int]:
         """The one way to write an event. Call inside the use case's transaction."""
         last, prev = ev.head(self.conn)
-        rows = ev.chained(last, prev, new_events, at, actor)
-        self.insert_rows("events", ev.COLUMNS, rows)
+        rows = ev.chained(last, prev, new_events, at, actor, self.login)
+        self.insert_rows("events", ev.COLUMNS if self.login is None else ev.SIGNED_COLUMNS, rows)
         return list(range(last + 1, last + 1 + len(rows)))
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:

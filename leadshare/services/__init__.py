@@ -19,11 +19,11 @@ from leadshare.services.digests import SALT_BYTES, note_digest, personal_digest,
 from leadshare.services.importing import ImportResult, _BatchWriter, import_file
 from leadshare.services.notifying import _enqueue, notification
 from leadshare.services.queue import assign_waiting, previous_leads
-from leadshare.services.session import Session, find_lead, ledger_leave, record_rules, situation
+from leadshare.services.session import Session, find_lead, ledger_leave, load_rules_with_first_change, record_rules, situation
 
 __all__ = [
     "SALT_BYTES", "ImportResult", "Session", "_BatchWriter", "_Decider",
     "_NewLead", "_enqueue", "add_lead", "assign_waiting", "find_lead", "import_file", "lead_fields",
-    "ledger_leave", "note_digest", "notification", "personal_digest", "previous_leads", "record_rules", "row_digest",
+    "ledger_leave", "load_rules_with_first_change", "note_digest", "notification", "personal_digest", "previous_leads", "record_rules", "row_digest",
     "salt_of", "short_hash", "situation",
 ]

@@ -30,12 +30,27 @@ class Session:
 
 
 def record_rules(s: Session) -> None:
-    """The ledger keeps every distinct rules file it has decided under, each with its event.
-    Call inside the use case's transaction, before its decisions."""
-    if s.ledger.has_rules_version(s.team.content_hash):
+    """The ledger keeps every distinct rules file it has run under, and the one in force: when the
+    rules differ from the last loaded, a `rules_loaded` event carries the whole file (the chain
+    covers it; agents of a shared ledger read the rules from it). Call inside a transaction."""
+    from leadshare.ledger.rules_log import latest_rules
+
+    last = latest_rules(s.ledger)
+    if last is not None and last.hash == s.team.content_hash:
         return
-    s.ledger.add_rules_version(s.team.content_hash, s.team.path, s.team.text, s.at)
-    s.ledger.append([NewEvent("rules_loaded", data={"rules": s.team.content_hash, "path": s.team.path})], at=s.at, actor=s.actor)
+    if not s.ledger.has_rules_version(s.team.content_hash):
+        s.ledger.add_rules_version(s.team.content_hash, s.team.path, s.team.text, s.at)
+    data = {"rules": s.team.content_hash, "path": s.team.path, "text": s.team.text}
+    s.ledger.append([NewEvent("rules_loaded", data=data)], at=s.at, actor=s.actor)
+
+
+def load_rules_with_first_change(s: Session) -> None:
+    """The owner (system) or a manager running under rules other than the ledger's last loaded puts
+    them in force with the command's first change, in its transaction (a command that changes
+    nothing loads nothing); an agent's own copy of the rules never replaces the team's."""
+    agent = s.team.agent(s.actor)
+    if s.actor == "system" or (agent is not None and agent.is_manager):
+        s.ledger.before_first_write(lambda: record_rules(s))
 
 
 def ledger_leave(ledger: Ledger) -> dict[str, list[tuple]]:

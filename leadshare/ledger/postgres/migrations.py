@@ -192,6 +192,62 @@ STEPS: list[str] = [
     """
     ALTER TABLE leadshare.leads ADD COLUMN salt bytea;
     """,
+    # 5: logins attested by the server. Every event names the login that wrote it: the column
+    # defaults to session_user and a trigger refuses any other value (only the schema's owner may
+    # write another, to copy a ledger in), so the chain, which covers the login, proves who acted.
+    # `logins` maps a PostgreSQL login to the roster agent it acts as (`db grant`); a login reads
+    # its own mapping through login_identity(), which needs no privilege on the tables.
+    # row_writes keeps who last changed each lead and note row.
+    r"""
+    ALTER TABLE leadshare.events ADD COLUMN login text;
+    ALTER TABLE leadshare.events ALTER COLUMN login SET DEFAULT session_user;
+
+    CREATE FUNCTION leadshare.refuse_other_login() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NOT pg_has_role(session_user, (SELECT nspowner FROM pg_namespace WHERE nspname = 'leadshare'), 'MEMBER') THEN
+            RAISE EXCEPTION 'an event is written under the login that writes it (%), not %', session_user, coalesce(NEW.login, 'none');
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER events_own_login BEFORE INSERT ON leadshare.events
+        FOR EACH ROW WHEN (NEW.login IS DISTINCT FROM session_user) EXECUTE FUNCTION leadshare.refuse_other_login();
+
+    CREATE TABLE leadshare.logins (role text PRIMARY KEY, agent text NOT NULL);
+
+    CREATE FUNCTION leadshare.login_identity(OUT owner boolean, OUT agent text)
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+        SELECT pg_has_role(session_user, n.nspowner, 'MEMBER'),
+               (SELECT l.agent FROM leadshare.logins l WHERE l.role = session_user)
+        FROM pg_namespace n WHERE n.nspname = 'leadshare'
+    $$;
+    GRANT USAGE ON SCHEMA leadshare TO PUBLIC;
+
+    -- A login other than the owner writes one meta row, the chain head it recorded; the salt and
+    -- the schema step stay the owner's (who is not held by row security on its own table).
+    ALTER TABLE leadshare.meta ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY meta_read ON leadshare.meta FOR SELECT USING (true);
+    CREATE POLICY meta_head_added ON leadshare.meta FOR INSERT WITH CHECK (key = 'head');
+    CREATE POLICY meta_head_kept ON leadshare.meta FOR UPDATE USING (key = 'head') WITH CHECK (key = 'head');
+
+    -- The login that last changed a lead or note row, kept by the server (a login cannot write
+    -- it): when verify finds a row that differs from the log, it names who changed it.
+    CREATE TABLE leadshare.row_writes (
+        tbl text NOT NULL, key bigint NOT NULL, login text NOT NULL, at timestamptz NOT NULL,
+        PRIMARY KEY (tbl, key)
+    );
+    CREATE FUNCTION leadshare.note_row_writes() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+        INSERT INTO leadshare.row_writes AS w (tbl, key, login, at)
+            SELECT TG_TABLE_NAME, c.id, session_user, now() FROM changed c
+            ON CONFLICT (tbl, key) DO UPDATE SET login = excluded.login, at = excluded.at;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER leads_written AFTER UPDATE ON leadshare.leads
+        REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION leadshare.note_row_writes();
+    CREATE TRIGGER notes_written AFTER UPDATE ON leadshare.notes
+        REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION leadshare.note_row_writes();
+    """,
 ]
 
 LATEST = len(STEPS)

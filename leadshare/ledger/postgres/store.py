@@ -16,10 +16,12 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import psycopg
 
-from leadshare.errors import LedgerError
+from leadshare.errors import LeadshareError, LedgerError
+from leadshare.ledger.postgres import roles
 from leadshare.ledger.postgres.connect import connect, masked, query_error
 from leadshare.ledger.postgres.migrations import LATEST, SCHEMA, STEPS
 from leadshare.ledger.store import Ledger
+from leadshare.logins import Identity, acting_agent
 
 # The advisory lock every write transaction holds: one key for the whole ledger ('LSHR').
 WRITE_LOCK = 0x4C534852
@@ -67,17 +69,30 @@ class PostgresLedger(Ledger):
         use, or (create=False) None while the database holds none."""
         ledger = cls(connect(url), url)
         try:
+            ledger._identity = roles.identity(ledger)
+            ledger.login = ledger._identity.login
+            acting_agent(ledger._identity, None)  # a login granted nothing reads nothing: say so first
             if not create and ledger._schema_version() == 0:
                 ledger.close()
                 return None
             ledger._migrate()
-        except LedgerError:
+        except LeadshareError:  # the ledger's own refusals, worded already
             ledger.close()
             raise
         except psycopg.Error as exc:
             ledger.close()
             raise ledger.translate(exc) from None
         return ledger
+
+    def identity(self) -> Identity:
+        """Who the server says is connected: the owner (system), or a login granted an agent."""
+        return self._identity
+
+    def last_writer(self, table: str, key: int) -> str | None:
+        return self.scalar("SELECT login FROM row_writes WHERE tbl = ? AND key = ?", (table, key))
+
+    def log_protection_problems(self) -> list[str]:
+        return roles.log_protection_problems(self)
 
     def translate(self, exc: Exception) -> LedgerError:
         return query_error(exc, self.url)
@@ -116,6 +131,7 @@ class PostgresLedger(Ledger):
             for number in range(version + 1, LATEST + 1):
                 self.conn.raw.execute(STEPS[number - 1])
                 self._set_meta("schema", str(number))
+            roles.give_privileges_again(self)  # granted logins, on the tables the steps added
             self.conn.execute("INSERT INTO meta (key, value) VALUES ('salt', ?) ON CONFLICT DO NOTHING",
                               (secrets.token_hex(16),))
 

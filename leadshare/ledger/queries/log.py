@@ -15,7 +15,7 @@ RARE_EVENTS = " AND ".join(f"type <> '{t}'" for t in BULK_EVENT_TYPES)
 
 class LogReads:
     def timeline(self, lead_id: int) -> list[dict]:
-        return self.query("SELECT seq, at, type, actor, lead, agent, data, hash FROM events WHERE lead = ? ORDER BY seq", (lead_id,))
+        return self.query("SELECT seq, at, type, actor, lead, agent, data, hash, login FROM events WHERE lead = ? ORDER BY seq", (lead_id,))
 
     def last_notes(self, lead_ids: list[int]) -> dict[int, str]:
         out: dict[int, str] = {}
@@ -58,7 +58,7 @@ class LogReads:
                 params.append(value)
         if type_ is not None and type_ not in BULK_EVENT_TYPES:
             where.append(RARE_EVENTS)  # lets SQLite use the events_rare_type index
-        sql = "SELECT seq, at, type, lead, agent, actor, data, hash FROM events"
+        sql = "SELECT seq, at, type, lead, agent, actor, data, hash, login FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
         if limit:
@@ -86,7 +86,7 @@ class LogReads:
         return self.scalar("SELECT max(seq) FROM events") or 0
 
     def iter_events(self) -> Iterator[tuple]:
-        return self.conn.execute("SELECT seq, at, actor, type, lead, agent, data, hash FROM events ORDER BY seq")
+        return self.conn.execute("SELECT seq, at, actor, type, lead, agent, data, hash, login FROM events ORDER BY seq")
 
     def event_count(self) -> int:
         return self.scalar("SELECT count(*) FROM events") or 0
