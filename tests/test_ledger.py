@@ -209,3 +209,9 @@ def test_a_new_ledger_waits_for_a_lock_another_process_holds_on_it_instead_of_fa
         holder.close()
     assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     ledger.close()
+
+
+def test_verify_prints_the_chain_head_whole_on_one_line_to_copy(cli, tmp_path):
+    cli("import", write_csv(tmp_path / "leads.csv", lead_rows(3)))
+    head = cli.json("verify")["head"]
+    assert any(line.endswith(f"chain head {head}") for line in cli("verify").stdout.splitlines())

@@ -34,7 +34,7 @@ def copy(
         out = copy_ledger(from_, to)
     out.update({"from": display_name(source), "to": display_name(target)})
     emit(out, json_, lambda: console().print(
-        f"copied {out['events']} events and {out['leads']} leads from {out['from']} to {out['to']}; chain head {out['head']}"))
+        f"copied {out['events']} events and {out['leads']} leads from {out['from']} to {out['to']}; chain head {out['head']}", soft_wrap=True))
 
 
 def _owner_ledger(w: Where, action: str):
@@ -67,7 +67,7 @@ def grant(
     member = team.find(agent)
     roles.grant(ledger, login, member.id, clock.to_utc_iso(clock.now(team.timezone)), "system")
     role = "manager" if member.is_manager else "agent"
-    console().print(f"login {login} now acts as {role} {member.id} on {w.db_name}")
+    console().print(f"login {login} now acts as {role} {member.id} on {w.db_name}", soft_wrap=True)
 
 
 @db_app.command("revoke")
@@ -83,7 +83,7 @@ def revoke(
     ledger = _owner_ledger(w, "revoke")
     team = team_in_force(w, ledger, required=False)  # its time zone reads LEADSHARE_NOW
     agent = roles.revoke(ledger, login, clock.to_utc_iso(clock.now(team.timezone if team else "UTC")), "system")
-    console().print(f"login {login} no longer acts as {agent} on {w.db_name}")
+    console().print(f"login {login} no longer acts as {agent} on {w.db_name}", soft_wrap=True)
 
 
 @db_app.command("roles")
@@ -94,5 +94,8 @@ def roles_(w: Where, json_: JsonOption = False) -> None:
 
     ledger = _owner_ledger(w, "roles")
     data = roles.roles(ledger)
-    emit(data, json_, lambda: console().print(table(f"logins of {w.db_name}", ["role", "agent"],
-                                                    [[r["role"], r["agent"]] for r in data])))
+    def render() -> None:  # the URL on a line of its own: as a title it would wrap the narrow table
+        console().print(f"logins of {w.db_name}", soft_wrap=True)
+        console().print(table(None, ["role", "agent"], [[r["role"], r["agent"]] for r in data]))
+
+    emit(data, json_, render)

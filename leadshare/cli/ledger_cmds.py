@@ -92,7 +92,7 @@ def verify(
     def render() -> None:
         c = console()
         if report.ok:
-            c.print(f"ok: {report.events} events, chain head {report.head}")
+            c.print(f"ok: {report.events} events, chain head {report.head}", soft_wrap=True)  # a hash copied whole
             if report.decisions is not None:
                 c.print(f"ok: {report.decisions} rule decisions re-derived from their recorded inputs, each picking the same owner")
         else:
