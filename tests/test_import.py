@@ -346,13 +346,23 @@ def test_import_says_how_it_read_each_column(cli, tmp_path):
     result = cli("import", "hubspot.csv", "--json")
     assert result.exit_code == 0, result.stderr
     for line in ("'Record ID' -> external_id", "'First Name' -> first_name", "'Phone Number' -> phone",
-                 "'State/Region' -> region", "'Lead Status' -> status",
+                 "'State/Region' -> region", "'Lead Status' -> attribute status",
                  "'Product Interest' -> attribute product_interest",
                  "'Preferred Language' -> attribute preferred_language"):
         assert f"hubspot.csv: {line}\n" in result.stderr
     columns = orjson.loads(result.stdout)["columns"]
     assert columns["State/Region"] == "region" and columns["Product Interest"] == "attribute product_interest"
     assert len(columns) == 9
+
+
+def test_a_status_column_is_said_to_be_the_leads_own_only_with_keep_owner(cli, tmp_path):
+    write_csv(tmp_path / "hubspot.csv", [f"H-1,Ali,Bakar,ali@example.com,{phone(1)},KL,contacted,residential,ms"],
+              header=HUBSPOT_HEADER)
+    plain = cli("import", "hubspot.csv", "--dry-run", "--json")
+    assert orjson.loads(plain.stdout)["columns"]["Lead Status"] == "attribute status"
+    kept = cli("import", "hubspot.csv", "--keep-owner", "--json")
+    assert "hubspot.csv: 'Lead Status' -> status\n" in kept.stderr
+    assert orjson.loads(kept.stdout)["columns"]["Lead Status"] == "status"
 
 
 def test_rules_on_product_language_and_territory_match_crm_columns(cli, tmp_path, rules):

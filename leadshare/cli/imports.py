@@ -56,6 +56,14 @@ def _say_columns(name: str, parsed) -> None:
         sys.stderr.write(f"{name}: ... and {len(read_as) - COLUMN_LINES:,} more columns (--json lists how each was read)\n")
 
 
+def _as_kept(read_as: dict[str, str], keep_owner: bool) -> dict[str, str]:
+    """A file's owner and status columns become the lead's own only with --keep-owner; otherwise
+    they are kept as attributes, and the column lines say so."""
+    if keep_owner:
+        return read_as
+    return {column: f"attribute {role}" if role in ("owner", "status") else role for column, role in read_as.items()}
+
+
 def _warn(name: str, parsed) -> None:
     """File warnings, then the first few row warnings and a count of the rest: a million-row
     file must not bury the summary under a million lines. `parsed` (a ParsedStream or a
@@ -124,6 +132,7 @@ def import_(
     finally:
         if bar:
             bar.stop()
+    parsed.read_as = _as_kept(parsed.read_as, keep_owner)
     _say_columns(name, parsed)
     _warn(name, parsed)
 
