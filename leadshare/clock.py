@@ -175,11 +175,12 @@ def to_utc_iso(dt: datetime) -> str:
 
 
 def wall_clock(iso: str | None, tz: str | None) -> str:
-    """A stored timestamp as the team's wall clock to the minute ('2026-11-25 14:00'), for people."""
+    """A stored timestamp as the team's wall clock to the minute ('2026-11-25 14:00'), for people;
+    without the team's time zone (no rules at hand) it says that the time is UTC."""
     if not iso:
         return ""
     at = from_iso(iso)
-    return (at.astimezone(zone(tz)) if tz else at).strftime("%Y-%m-%d %H:%M")
+    return at.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M") if tz else at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 # A stored UTC timestamp inside free text (a note written by an SLA sweep, say).

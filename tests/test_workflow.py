@@ -332,3 +332,12 @@ def test_explain_names_the_previous_owner_of_a_returning_customer(cli, tmp_path)
     why = cli.json("explain", "GG-9")
     assert (why["agent"], why["previous_owner"], why["previous_lead"]) == ("aisyah", "aisyah", 1)
     assert "returning customer: offered to the previous owner, aisyah (lead 1, lost)" in cli("explain", "GG-9").stdout
+
+
+@pytest.mark.sqlite_only  # a shared ledger hands out the rules it holds, time zone and all
+def test_times_shown_without_the_teams_time_zone_say_they_are_utc(cli, tmp_path, rules):
+    cli("import", write_csv(tmp_path / "leads.csv", lead_rows(2)))
+    owner = cli.json("show", "FB-0")["agent"]
+    rules.unlink()  # an agent with only the ledger: no rules file, so no team time zone
+    table = cli("--as", owner, "mine").stdout
+    assert " UTC" in table and "2026-11-25 02:00 UTC" in cli("show", "FB-0").stdout
