@@ -12,7 +12,7 @@ import os
 import re
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leadshare.errors import LeadshareError
@@ -276,13 +276,24 @@ def _holiday_year(country: str, subdiv: str | None, year: int) -> dict[date, str
     return {d: name for d, name in found.items() if d.year == year}
 
 
+def _holiday_place(country: str | None, subdiv: str | None) -> tuple[str | None, str | None]:
+    return (country.strip().upper() if country else None, subdiv.strip().upper() if subdiv else None)
+
+
+def holiday_years(team: Team, years: Iterable[int]) -> dict[int, dict[date, str]]:
+    """The team's public holidays in each of `years` (none when the team keeps no holidays)."""
+    country, subdiv = _holiday_place(team.holiday_country, team.holiday_subdiv)
+    if country is None:
+        return {}
+    return {year: _holiday_year(country, subdiv, year) for year in years}
+
+
 class _Holidays:
     """A team's public holidays, looked up a year at a time (and only when first asked about)."""
 
-    def __init__(self, country: str | None, subdiv: str | None):
-        self._country = country.strip().upper() if country else None
-        self._subdiv = subdiv.strip().upper() if subdiv else None
-        self._years: dict[int, dict[date, str]] = {}
+    def __init__(self, country: str | None, subdiv: str | None, known: Mapping[int, Mapping[date, str]]):
+        self._country, self._subdiv = _holiday_place(country, subdiv)
+        self._years: dict[int, Mapping[date, str]] = dict(known)
 
     def name_on(self, day: date) -> str | None:
         if self._country is None:
@@ -332,7 +343,7 @@ class Calendar:
         self.team = team
         self.zone = zone(team.timezone)
         self._tz_key = self.zone.key
-        self._holidays = _Holidays(team.holiday_country, team.holiday_subdiv)
+        self._holidays = _Holidays(team.holiday_country, team.holiday_subdiv, team.holiday_years)
         self._spans: dict[tuple[WeeklyHours, date], tuple[Span, ...]] = {}
 
     # --- basics ------------------------------------------------------------------------------

@@ -86,6 +86,9 @@ class Team:
     phone_region: str = "MY"
     holiday_country: str | None = None
     holiday_subdiv: str | None = None
+    # Public holidays already worked out, by year: the rules cache keeps the years around its
+    # writing, so a command run from the cache needs no calendar package (0.1 s to import).
+    holiday_years: Mapping[int, Mapping[date, str]] = field(default_factory=dict, compare=False)
     hours: WeeklyHours = ()
     after_hours: str = "assign"  # assign | queue
     statuses: tuple[str, ...] = ("new", "contacted", "qualified", "won", "lost")

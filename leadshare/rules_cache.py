@@ -122,6 +122,14 @@ def _read(name: str, key: bytes) -> models.Team | None:
 
 
 def _write(name: str, key: bytes, team: models.Team) -> None:
+    from dataclasses import replace
+
+    from leadshare import clock
+
+    # the holidays of the years a command run from this entry is likely to ask about, so that it
+    # needs no calendar package; any other year is still looked up when asked for
+    this_year = clock.now(team.timezone).year
+    team = replace(team, holiday_years=clock.holiday_years(team, range(this_year - 1, this_year + 2)))
     try:
         folder = cache_dir()
         os.makedirs(folder, mode=0o700, exist_ok=True)

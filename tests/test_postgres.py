@@ -61,6 +61,43 @@ def wait_for_copy(url: str, timeout: float = 30) -> None:
     raise AssertionError("the import never started writing")
 
 
+# ---- bulk writes, sent while the caller goes on ------------------------------------------------
+
+
+def test_what_a_transaction_wrote_in_bulk_is_what_its_next_statement_reads(pg_url):
+    from leadshare.ledger import open_ledger
+
+    ledger = open_ledger(pg_url)
+    try:
+        with ledger.write():
+            ledger.insert_rows("meta", ("key", "value"), [(f"k{n}", str(n)) for n in range(5000)])
+            ledger.conn.executemany("UPDATE meta SET value = ? WHERE key = ?", [("last", "k4999")])
+            assert ledger.meta("k4999") == "last"
+            assert ledger.scalar("SELECT count(*) FROM meta WHERE key LIKE 'k%'") == 5000
+    finally:
+        ledger.close()
+
+
+def test_a_bulk_write_the_server_refuses_fails_its_transaction_and_keeps_nothing(pg_url):
+    from leadshare.errors import LedgerError
+    from leadshare.ledger import open_ledger
+
+    ledger = open_ledger(pg_url)
+    try:
+        with pytest.raises(LedgerError):
+            with ledger.write():
+                ledger.insert_rows("meta", ("key", "value"), [("first", "1")])
+                ledger.insert_rows("meta", ("key", "value"), [("twice", "1"), ("twice", "2")])
+                ledger.insert_rows("meta", ("key", "value"), [("after", "1")])
+                ledger.meta("first")
+        assert [ledger.meta(key) for key in ("first", "twice", "after")] == [None, None, None]
+        with ledger.write():  # the connection is usable again
+            ledger.insert_rows("meta", ("key", "value"), [("again", "1")])
+        assert ledger.meta("again") == "1"
+    finally:
+        ledger.close()
+
+
 # ---- db copy -----------------------------------------------------------------------------------
 
 

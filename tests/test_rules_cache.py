@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,31 @@ def test_second_load_comes_from_the_cache_and_equals_the_validated_team(tmp_path
     assert first == config.load_team(rules)
     _no_validation(monkeypatch)
     assert rules_cache.load_team(rules) == first
+
+
+def test_cached_rules_know_the_public_holidays_without_the_calendar_package(tmp_path):
+    """`mine` from cached rules names the same public holiday as freshly validated rules: around
+    this year without importing the calendars (0.1 s of every command), beyond it by looking up."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(EXAMPLE.read_text())
+    env = {**os.environ, "LEADSHARE_CACHE_DIR": str(tmp_path / "cache"), "LEADSHARE_NOW": "2026-11-25T10:00:00+08:00"}
+    probe = (
+        "import json, sys; from datetime import date; from leadshare import clock, rules_cache; "
+        f"c = clock.Calendar(rules_cache.load_team({str(rules)!r})); "
+        "near = [c.holiday(date(2026, 2, 1)), c.holiday(date(2027, 2, 1)), c.holiday(date(2026, 3, 3))]; "
+        "calendars = 'holidays' in sys.modules; "
+        "print(json.dumps([near, calendars, c.holiday(date(2031, 2, 1))]))"
+    )
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    fresh, cached = run(), run()
+    assert fresh[0] == cached[0]
+    assert all("Federal Territory Day" in name for name in cached[0][:2])
+    assert fresh[1] is True and cached[1] is False
+    assert fresh[2] == cached[2] and "Federal Territory Day" in cached[2]
 
 
 def test_an_edited_file_is_validated_again(rules):

@@ -82,6 +82,9 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
         self.in_memory = path == ":memory:"  # kept when `path` is renamed for messages (empty())
         self._in_write = False
         self._first_write_step: Callable[[], None] | None = None
+        # (seq, hash) of the last event this write transaction appended: under the write lock
+        # nobody else appends, so a big import's chunks need not read the head back each time
+        self._appended_head: tuple[int, bytes] | None = None
 
     # ---- opening ---------------------------------------------------------------------------
 
@@ -221,6 +224,7 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
             raise
         finally:
             self._in_write = False
+            self._appended_head = None
 
     def before_first_write(self, step: Callable[[], None]) -> None:
         """Run `step` first thing in the next write transaction, inside it."""
@@ -290,9 +294,11 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
 
     def append(self, new_events: Iterable[ev.NewEvent], *, at: str, actor: str) -> list[int]:
         """The one way to write an event. Call inside the use case's transaction."""
-        last, prev = ev.head(self.conn)
+        last, prev = self._appended_head or ev.head(self.conn)
         rows = ev.chained(last, prev, new_events, at, actor, self.login)
         self.insert_rows("events", ev.COLUMNS if self.login is None else ev.SIGNED_COLUMNS, rows)
+        if rows and self._in_write:
+            self._appended_head = (rows[-1][0], rows[-1][7])
         return list(range(last + 1, last + 1 + len(rows)))
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:

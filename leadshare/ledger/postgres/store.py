@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import queue
 import secrets
+import threading
 from typing import Any, Iterable, Iterator, Sequence
 
 import psycopg
@@ -35,25 +37,80 @@ def _dialect(sql: str) -> str:
 
 class _Connection:
     """psycopg behind the calls the shared ledger code makes of sqlite3: execute() with `?`
-    placeholders returning a cursor, and executemany()."""
+    placeholders returning a cursor, and executemany().
+
+    Writes that return nothing (COPY and executemany) run on a thread of their own, in the order
+    given, so the server stores one chunk of an import while the caller decides the next (on a
+    1M-row import the caller otherwise waited half its time on the server). Anything else on the
+    connection first waits for them and raises what they raised: statements still take effect
+    in order, and a failed write fails the transaction it belongs to."""
 
     def __init__(self, raw: psycopg.Connection):
-        self.raw = raw
+        self._raw = raw
+        self._writes: queue.Queue | None = None  # (sql, rows, by COPY?), the thread started on first use
+        self._failure: BaseException | None = None
+
+    @property
+    def raw(self) -> psycopg.Connection:
+        self.settle()
+        return self._raw
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         cursor = self.raw.cursor()
         cursor.execute(_dialect(sql), params or None)
         return cursor
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor:
-        cursor = self.raw.cursor()
-        rows = list(rows)
-        if rows:
-            cursor.executemany(_dialect(sql), rows)
-        return cursor
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._queue_write(_dialect(sql), rows, copy=False)
+
+    def copy_rows(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._queue_write(sql, rows, copy=True)
+
+    def _queue_write(self, sql: str, rows: Iterable[Sequence[Any]], copy: bool) -> None:
+        rows = rows if isinstance(rows, list) else list(rows)  # the caller may reuse what it iterates
+        if not rows:
+            return
+        if self._writes is None:
+            # two chunks at most wait their turn: a server slower than the file holds the caller back
+            self._writes = queue.Queue(maxsize=2)
+            threading.Thread(target=self._write_in_turn, name="leadshare: writes", daemon=True).start()
+        self._writes.put((sql, rows, copy))
+
+    def _write_in_turn(self) -> None:
+        writes = self._writes
+        while True:
+            job = writes.get()
+            try:
+                if job is None:
+                    return
+                if self._failure is None:  # after a failure the transaction is lost: skip the rest
+                    sql, rows, copy = job
+                    cursor = self._raw.cursor()
+                    if copy:
+                        with cursor.copy(sql) as out:
+                            for row in rows:
+                                out.write_row(row)
+                    else:
+                        cursor.executemany(sql, rows)
+            except BaseException as exc:  # raised again in the caller's thread by settle()
+                self._failure = exc
+            finally:
+                writes.task_done()
+
+    def settle(self) -> None:
+        """Wait for the queued writes; raise the first failure among them."""
+        if self._writes is not None:
+            self._writes.join()
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
 
     def close(self) -> None:
-        self.raw.close()
+        if self._writes is not None:
+            self._writes.join()  # never close the connection under a write; uncommitted, it is undone anyway
+            self._writes.put(None)
+            self._writes = None
+        self._raw.close()
 
 
 class PostgresLedger(Ledger):
@@ -156,9 +213,7 @@ class PostgresLedger(Ledger):
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
-        with self.conn.raw.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        self.conn.copy_rows(f"COPY {table} ({names}) FROM STDIN", rows)
 
     def bulk_load(self, new_leads: int) -> contextlib.AbstractContextManager:
         """COPY keeps the indexes up as it goes; nothing to drop and rebuild around it."""
