@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import lead_rows, phone, write_csv
+from conftest import CSV_HEADER, lead_rows, phone, write_csv
 from ledger_processes import env_for, leadshare, spawn, sql, wait_for_write_lock
 
 KILLS = int(os.environ.get("CRASH_KILLS", "4"))
@@ -135,6 +135,14 @@ def _gone(pids: set[int], within: float = 10) -> bool:
     return False
 
 
+def _big_file(path: Path, lines: int, leads: int) -> Path:
+    """A file of `lines` data lines, `leads` of them leads spread evenly and the rest blank. Its
+    lines decide how many processes read it; its leads, how long the import takes once they run."""
+    step = lines // leads
+    path.write_text(CSV_HEADER + "".join(row + "\n" * step for row in lead_rows(leads)) + "\n" * (lines - step * leads))
+    return path
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="finds child processes through /proc")
 @pytest.mark.parametrize("how, readers", [("kill -9", 1), ("Ctrl-C", 1), ("kill -9", 2)])
 def test_stopping_a_big_import_ends_the_processes_reading_its_file(cli, tmp_path, rules, how, readers):
@@ -144,8 +152,10 @@ def test_stopping_a_big_import_ends_the_processes_reading_its_file(cli, tmp_path
     if not can_fork():
         pytest.skip("a big file is read in a child process only where fork() is used")
     db = tmp_path / "leadshare.db"
-    rows = (BACKGROUND_ROWS if readers == 1 else TWO_READERS_ROWS) + 5_000
-    big = write_csv(tmp_path / "big.csv", lead_rows(rows))
+    # As many lines as make that many readers; leads enough that the import is still reading
+    # when they are seen (a few tenths of a second), not so many that the rerun takes seconds.
+    rows = 12_500
+    big = _big_file(tmp_path / "big.csv", (BACKGROUND_ROWS if readers == 1 else TWO_READERS_ROWS) + 5_000, rows)
     proc = spawn("import", big, env=env_for(tmp_path, rules), cwd=tmp_path, preexec=os.setpgrp)
     reader = _reading_children(proc, readers)
     assert len(reader) == readers, proc.communicate()
