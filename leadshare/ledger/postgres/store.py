@@ -129,10 +129,12 @@ class PostgresLedger(Ledger):
             ledger._identity = roles.identity(ledger)
             ledger.login = ledger._identity.login
             acting_agent(ledger._identity, None)  # a login granted nothing reads nothing: say so first
-            if not create and ledger._schema_version() == 0:
+            version = ledger._schema_version()
+            if not create and version == 0:
                 ledger.close()
                 return None
-            ledger._migrate()
+            if version < LATEST:
+                ledger._migrate()
         except LeadshareError:  # the ledger's own refusals, worded already
             ledger.close()
             raise
@@ -179,8 +181,6 @@ class PostgresLedger(Ledger):
         return version
 
     def _migrate(self) -> None:
-        if self._schema_version() >= LATEST:
-            return
         with self.write():
             version = self._schema_version()  # another machine may have won
             if version == 0:
