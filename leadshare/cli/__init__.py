@@ -44,8 +44,12 @@ from leadshare.cli import db_cmds, export_cmd, help_cmd, imports, leads, ledger_
 
 
 def main() -> None:
+    every = list(app.registered_commands), list(app.registered_groups)
     _build_only_the_commands_named(sys.argv[1:])
-    app()
+    try:
+        app()
+    finally:  # the app is whole again for whoever runs it next in this process
+        app.registered_commands[:], app.registered_groups[:] = every
 
 
 def _build_only_the_commands_named(args: list[str]) -> None:
