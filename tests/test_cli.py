@@ -64,3 +64,18 @@ def test_a_ledger_file_named_like_a_command_still_runs_the_command_given(tmp_pat
     shown = _leadshare("--rules", str(rules), "--db", "mine", "mine", "--as", "aisyah", "--json", cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert (tmp_path / "mine").exists() and isinstance(orjson.loads(shown.stdout), list)
+
+
+def test_leadshare_run_twice_in_one_process_knows_every_command_both_times(tmp_path, rules, monkeypatch, capsys):
+    import sys
+
+    import pytest
+
+    from leadshare import cli
+
+    write_csv(tmp_path / "leads.csv", lead_rows(2))
+    for args in (["import", "leads.csv"], ["log", "--json"], ["leave", "list", "--json"]):
+        monkeypatch.setattr(sys, "argv", ["leadshare", "--rules", str(rules), *args])
+        with pytest.raises(SystemExit) as done:
+            cli.main()
+        assert done.value.code == 0, capsys.readouterr().err
