@@ -43,3 +43,39 @@ def test_an_import_that_needs_attention_under_json_prints_its_result_not_an_erro
     write_csv(tmp_path / "leads.csv", lead_rows(1) + ["X-1,Nobody,,,facebook,KL,residential"])
     result = cli("import", "leads.csv", "--json")
     assert result.exit_code == 1 and orjson.loads(result.stdout)["rejected"] == 1
+
+
+def _leadshare(*args: str, cwd) -> "subprocess.CompletedProcess":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "leadshare", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_a_mistyped_command_from_the_shell_is_named_with_a_suggestion(tmp_path):
+    done = _leadshare("--db", "x.db", "mnie", "--as", "jason", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "No such command 'mnie'" in done.stderr and "Did you mean 'mine'?" in done.stderr
+
+
+def test_a_ledger_file_named_like_a_command_still_runs_the_command_given(tmp_path, rules):
+    write_csv(tmp_path / "leads.csv", lead_rows(3))
+    assert _leadshare("--rules", str(rules), "--db", "mine", "import", "leads.csv", cwd=tmp_path).returncode == 0
+    shown = _leadshare("--rules", str(rules), "--db", "mine", "mine", "--as", "aisyah", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert (tmp_path / "mine").exists() and isinstance(orjson.loads(shown.stdout), list)
+
+
+def test_leadshare_run_twice_in_one_process_knows_every_command_both_times(tmp_path, rules, monkeypatch, capsys):
+    import sys
+
+    import pytest
+
+    from leadshare import cli
+
+    write_csv(tmp_path / "leads.csv", lead_rows(2))
+    for args in (["import", "leads.csv"], ["log", "--json"], ["leave", "list", "--json"]):
+        monkeypatch.setattr(sys, "argv", ["leadshare", "--rules", str(rules), *args])
+        with pytest.raises(SystemExit) as done:
+            cli.main()
+        assert done.value.code == 0, capsys.readouterr().err

@@ -227,6 +227,19 @@ def test_a_server_restart_mid_import_exits_2_with_nothing_written_and_the_rerun_
     verified(cli, pg_url)
 
 
+def test_ctrl_c_during_the_first_import_into_a_new_ledger_says_nothing_was_changed(cli, tmp_path, rules, pg_server):
+    # the ledger is created and committed first; the interrupted import after it saved nothing
+    pg_url = pg_server.url(pg_server.new_database(migrated=False))
+    write_csv(tmp_path / "big.csv", lead_rows(20_000))
+    importer = spawn("import", "big.csv", env=env_for(pg_url, rules), cwd=tmp_path)
+    wait_for_copy(pg_url)
+    importer.send_signal(signal.SIGINT)
+    _, err = importer.communicate(timeout=30)
+    assert importer.returncode == 130
+    assert err.strip().splitlines()[-1] == "leadshare: interrupted; the transaction was rolled back and nothing was changed"
+    assert counts(pg_url) == (0, 0, 0)
+
+
 def test_eight_imports_from_separate_processes_lose_no_lead_and_own_none_twice(cli, tmp_path, rules, pg_server):
     # into a database without a ledger yet, so they race to create it too; files overlapping by
     # half: every customer arrives from two of them

@@ -31,14 +31,15 @@ from leadshare.ledger.queries.log import RARE_EVENTS  # noqa: F401
 
 BUSY_TIMEOUT_MS = int(os.environ.get("LEADSHARE_BUSY_TIMEOUT_MS", "10000"))
 
-# What this process has written, so an interruption can be reported truthfully.
-_progress = {"committing": False, "committed": False}
+# Where this process's last write transaction got to, so an interruption is reported truthfully:
+# None (no write yet), "open", "committing", "committed" or "rolled back".
+_progress = {"last_write": None}
 
 
 def interrupted_message() -> str:
-    if _progress["committed"]:
+    if _progress["last_write"] == "committed":
         return "interrupted after the changes were saved; what came after them (such as notifications) was not finished"
-    if _progress["committing"]:
+    if _progress["last_write"] == "committing":
         return "interrupted while saving; `leadshare log --limit 5` shows whether the change went in"
     return "interrupted; the transaction was rolled back and nothing was changed"
 
@@ -206,20 +207,23 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
         except self.DatabaseError as exc:
             raise self.translate(exc) from exc
         self._in_write = True
+        _progress["last_write"] = "open"
         try:
             if self._first_write_step is not None:
                 step, self._first_write_step = self._first_write_step, None
                 step()
             yield self
-            self._record_head()
-            _progress["committing"] = True
+            self._record_head()  # the last statement before COMMIT: queued writes are done by now
+            _progress["last_write"] = "committing"
             self.conn.execute("COMMIT")
-            _progress["committed"] = True
+            _progress["last_write"] = "committed"
         except self.DatabaseError as exc:
-            _progress["committing"] = False  # a failed COMMIT saved nothing
+            _progress["last_write"] = "rolled back"  # a failed COMMIT saved nothing
             self._rollback()
             raise self.translate(exc) from exc
         except BaseException:
+            if _progress["last_write"] == "open":  # else interrupted during COMMIT: it may have gone in
+                _progress["last_write"] = "rolled back"
             self._rollback()
             raise
         finally:

@@ -13,17 +13,29 @@ nothing at all.
 The names the rest of the code uses are importable from here.
 """
 
-from leadshare.services.by_hand import add_lead
-from leadshare.services.deciding import _Decider, _NewLead, lead_fields
-from leadshare.services.digests import SALT_BYTES, note_digest, personal_digest, row_digest, salt_of, short_hash
-from leadshare.services.importing import ImportResult, _BatchWriter, import_file
-from leadshare.services.notifying import _enqueue, notification
-from leadshare.services.queue import assign_waiting, previous_leads
-from leadshare.services.session import Session, find_lead, ledger_leave, load_rules_with_first_change, record_rules, situation
+from __future__ import annotations
 
-__all__ = [
-    "SALT_BYTES", "ImportResult", "Session", "_BatchWriter", "_Decider",
-    "_NewLead", "_enqueue", "add_lead", "assign_waiting", "find_lead", "import_file", "lead_fields",
-    "ledger_leave", "load_rules_with_first_change", "note_digest", "notification", "personal_digest", "previous_leads", "record_rules", "row_digest",
-    "salt_of", "short_hash", "situation",
-]
+import importlib
+
+# name -> the module it lives in, imported on first use: `show` needs a Session, not the
+# importer's machinery (a tenth of an agent's command to load)
+_HOME = {
+    "add_lead": "by_hand",
+    "_Decider": "deciding", "_NewLead": "deciding", "lead_fields": "deciding",
+    "SALT_BYTES": "digests", "note_digest": "digests", "personal_digest": "digests", "row_digest": "digests",
+    "salt_of": "digests", "short_hash": "digests",
+    "ImportResult": "importing", "_BatchWriter": "importing", "import_file": "importing",
+    "_enqueue": "notifying", "notification": "notifying",
+    "assign_waiting": "queue", "previous_leads": "queue",
+    "Session": "session", "find_lead": "session", "ledger_leave": "session",
+    "load_rules_with_first_change": "session", "record_rules": "session", "situation": "session",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value

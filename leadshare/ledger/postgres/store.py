@@ -39,11 +39,11 @@ class _Connection:
     """psycopg behind the calls the shared ledger code makes of sqlite3: execute() with `?`
     placeholders returning a cursor, and executemany().
 
-    Writes that return nothing (COPY and executemany) run on a thread of their own, in the order
-    given, so the server stores one chunk of an import while the caller decides the next (on a
-    1M-row import the caller otherwise waited half its time on the server). Anything else on the
-    connection first waits for them and raises what they raised: statements still take effect
-    in order, and a failed write fails the transaction it belongs to."""
+    Writes that return nothing (COPY of a list of rows, and executemany) run on a thread of their
+    own, in the order given, so the server stores one chunk of an import while the caller decides
+    the next (on a 1M-row import the caller otherwise waited half its time on the server).
+    Anything else on the connection first waits for them and raises what they raised: statements
+    still take effect in order, and a failed write fails the transaction it belongs to."""
 
     def __init__(self, raw: psycopg.Connection):
         self._raw = raw
@@ -64,10 +64,15 @@ class _Connection:
         self._queue_write(_dialect(sql), rows, copy=False)
 
     def copy_rows(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._queue_write(sql, rows, copy=True)
+        if isinstance(rows, list):
+            self._queue_write(sql, rows, copy=True)
+            return
+        with self.raw.cursor().copy(sql) as out:  # a stream (db copy reads whole tables): sent as read, never held
+            for row in rows:
+                out.write_row(row)
 
     def _queue_write(self, sql: str, rows: Iterable[Sequence[Any]], copy: bool) -> None:
-        rows = rows if isinstance(rows, list) else list(rows)  # the caller may reuse what it iterates
+        rows = rows if isinstance(rows, list) else list(rows)
         if not rows:
             return
         if self._writes is None:
@@ -129,10 +134,12 @@ class PostgresLedger(Ledger):
             ledger._identity = roles.identity(ledger)
             ledger.login = ledger._identity.login
             acting_agent(ledger._identity, None)  # a login granted nothing reads nothing: say so first
-            if not create and ledger._schema_version() == 0:
+            version = ledger._schema_version()
+            if not create and version == 0:
                 ledger.close()
                 return None
-            ledger._migrate()
+            if version < LATEST:
+                ledger._migrate()
         except LeadshareError:  # the ledger's own refusals, worded already
             ledger.close()
             raise
@@ -179,8 +186,6 @@ class PostgresLedger(Ledger):
         return version
 
     def _migrate(self) -> None:
-        if self._schema_version() >= LATEST:
-            return
         with self.write():
             version = self._schema_version()  # another machine may have won
             if version == 0:
