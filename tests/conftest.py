@@ -26,6 +26,23 @@ def _rules_cache_in_the_test_folders(tmp_path_factory):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _processes_start_compiled(request, tmp_path_factory):
+    """The leadshare processes the tests start find their modules compiled, as an installed
+    package has them. Where PYTHONDONTWRITEBYTECODE is set, each would otherwise compile
+    leadshare anew (60 ms of the 240 a command costs, and the suite starts a few hundred); they
+    are compiled into pytest's cache folder, never beside the sources (as benchmarks/ does)."""
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        yield
+        return
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    folder = cache.mkdir("pycache") if cache is not None else tmp_path_factory.mktemp("pycache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("PYTHONDONTWRITEBYTECODE")
+        mp.setenv("PYTHONPYCACHEPREFIX", str(folder))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _fast_cli():
     """Build the Typer command tree once a run, not on every in-process call (two thirds of its
     cost, 25 ms). The tree holds the commands and their options; a call's arguments, environment
