@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import orjson
@@ -22,23 +23,6 @@ def _rules_cache_in_the_test_folders(tmp_path_factory):
     (session fixtures such as the tamper suite's golden ledger run before `isolated`)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LEADSHARE_CACHE_DIR", str(tmp_path_factory.mktemp("rules-cache")))
-        yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _processes_start_compiled(request, tmp_path_factory):
-    """The leadshare processes the tests start find their modules compiled, as an installed
-    package has them. Where PYTHONDONTWRITEBYTECODE is set, each would otherwise compile
-    leadshare anew (60 ms of the 240 a command costs, and the suite starts a few hundred); they
-    are compiled into pytest's cache folder, never beside the sources (as benchmarks/ does)."""
-    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
-        yield
-        return
-    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
-    folder = cache.mkdir("pycache") if cache is not None else tmp_path_factory.mktemp("pycache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("PYTHONDONTWRITEBYTECODE")
-        mp.setenv("PYTHONPYCACHEPREFIX", str(folder))
         yield
 
 
@@ -144,6 +128,24 @@ def pytest_generate_tests(metafunc):
 def pytest_configure(config):
     config.addinivalue_line("markers", "both_backends: run the test on the SQLite and the PostgreSQL ledger")
     config.addinivalue_line("markers", "sqlite_only: in a both_backends module, a test of the SQLite file itself")
+    _compiled_modules_kept_in_the_cache(config)
+
+
+def _compiled_modules_kept_in_the_cache(config) -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set, each test process would rewrite the asserts of every
+    test module anew (2.5 s a run) and every leadshare process a test starts compile leadshare
+    anew (60 ms of the 240 a command costs; the suite starts a few hundred). Both find them
+    compiled in pytest's cache folder instead, never beside the sources, as benchmarks/ does."""
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    if not sys.dont_write_bytecode or sys.pycache_prefix or cache is None:
+        return
+    folder = str(cache.mkdir("pycache"))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(sys, "dont_write_bytecode", False)
+    mp.setattr(sys, "pycache_prefix", folder)
+    mp.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    mp.setenv("PYTHONPYCACHEPREFIX", folder)
+    config.add_cleanup(mp.undo)
 
 
 @pytest.fixture
