@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 OWNER, OWNER_PASSWORD = "owner", "s3cret-pw"
 TEMPLATE = "leadshare_template"
-AHEAD = 2  # databases copied ahead: enough for a test that takes two while the thread catches up
+AHEAD = 2  # copies kept ready: the next test takes one while the thread makes the one after
 
 
 def binaries() -> str | None:
