@@ -9,7 +9,10 @@ does not wait for its copy (tens of milliseconds of server work, 150 tests a run
 
 from __future__ import annotations
 
+import base64
 import glob
+import hashlib
+import hmac
 import itertools
 import os
 import queue
@@ -35,6 +38,18 @@ def binaries() -> str | None:
         if os.path.exists(os.path.join(folder, "initdb")):
             return folder
     return None
+
+
+def scram_verifier(password: str, iterations: int = 1) -> str:
+    """What CREATE ROLE ... PASSWORD stores for `password` (SCRAM-SHA-256), hashed `iterations`
+    times instead of the server's 4096: the server still refuses any other password, and each of
+    the suite's thousand or so connections costs 3 ms instead of 7 (both ends hash them)."""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored = hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
+    server = hmac.new(salted, b"Server Key", "sha256").digest()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
 
 
 def _free_port() -> int:
@@ -104,7 +119,7 @@ class Server:
     def prepare(self) -> None:
         from leadshare.ledger import open_ledger
 
-        self.admin(f"CREATE ROLE {OWNER} LOGIN PASSWORD '{OWNER_PASSWORD}' NOSUPERUSER NOCREATEDB NOCREATEROLE")
+        self.admin(f"CREATE ROLE {OWNER} LOGIN PASSWORD '{scram_verifier(OWNER_PASSWORD)}' NOSUPERUSER NOCREATEDB NOCREATEROLE")
         self.admin(f"CREATE DATABASE {TEMPLATE} OWNER {OWNER}")
         open_ledger(self.url(TEMPLATE)).close()
 

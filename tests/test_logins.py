@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from conftest import lead_rows, write_csv
+from pgserver import scram_verifier
 
 PASSWORD = "agent-pw-1"
 _roles = itertools.count()
@@ -35,7 +36,7 @@ class Team:
     def login(self, agent: str | None = None) -> str:
         """A new PostgreSQL login (granted `agent` when given); its URL."""
         name = f"{agent or 'someone'}_{self.database}_{next(_roles)}"
-        self.server.admin(f"CREATE ROLE {name} LOGIN PASSWORD '{PASSWORD}'")
+        self.server.admin(f"CREATE ROLE {name} LOGIN PASSWORD '{scram_verifier(PASSWORD)}'")
         if agent:
             assert self.owner("db", "grant", name, "--agent", agent).exit_code == 0
         return self.url(name)
@@ -223,7 +224,7 @@ def test_verify_names_a_login_granted_rights_on_the_log_outside_leadshare(team_l
 def test_the_owner_without_a_local_rules_file_grants_against_the_ledgers_rules(team_ledger, rules):
     rules.unlink()
     ben = f"ben_{team_ledger.database}_nofile"
-    team_ledger.server.admin(f"CREATE ROLE {ben} LOGIN PASSWORD '{PASSWORD}'")
+    team_ledger.server.admin(f"CREATE ROLE {ben} LOGIN PASSWORD '{scram_verifier(PASSWORD)}'")
     granted = team_ledger.owner("db", "grant", ben, "--agent", "ben")
     assert granted.exit_code == 0, granted.stderr
     assert "acts as agent ben" in granted.stdout
