@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 OWNER, OWNER_PASSWORD = "owner", "s3cret-pw"
 TEMPLATE = "leadshare_template"
-AHEAD = 2  # copies kept ready: the next test takes one while the thread makes the one after
+AHEAD = 5  # copies kept ready, enough for a run of quick tests while the thread catches up
 
 
 def binaries() -> str | None:
