@@ -4,7 +4,8 @@ port, as the `postgres` OS user when the tests run as root (the server refuses t
 It holds a login `owner` (no superuser) that owns a template database already migrated to the
 latest schema; each test gets a fresh database copied from it (CREATE DATABASE ... TEMPLATE).
 A thread copies the next few ahead while the tests run and drops the used ones, so that a test
-does not wait for its copy (tens of milliseconds of server work, 150 tests a run).
+does not wait for its copy (10 ms of server work in memory, up to a quarter of a second on a busy
+disk; some 180 tests a run take one).
 """
 
 from __future__ import annotations
