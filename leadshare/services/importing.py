@@ -7,6 +7,7 @@ record the batch and notify its agents."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
@@ -115,6 +116,7 @@ class _BatchWriter:
         self.events: list[tuple] = []
         self.by_agent_ids: dict[str, list[int]] = {}
         self.other_contacts: list[tuple[int, str, str]] = []  # (lead, kind, key) of list cells' other values
+        self.counted: Counter = Counter()  # the new leads by assignment_counts' columns, written at the end
         self.notify = s.team.notify is not None  # each agent is told of their new leads
         self.first_seq = s.ledger.last_seq() + 1  # of the pending events
 
@@ -137,7 +139,7 @@ class _BatchWriter:
         if not self.events:
             return
         ledger = self.s.ledger
-        ledger.insert_leads(self.rows)
+        ledger.insert_leads(self.rows, self.counted)
         if self.other_contacts:
             ledger.insert_other_contacts(self.other_contacts)
             self.other_contacts = []
@@ -145,6 +147,12 @@ class _BatchWriter:
         assert seqs[0] == self.first_seq, "another writer appended during the import"
         self.first_seq += len(self.events)
         self.rows, self.events = [], []
+
+    def finish(self) -> None:
+        """The last chunk, then the counts of all the new leads."""
+        self.flush()
+        self.s.ledger.add_to_assignment_counts(self.counted)
+        self.counted = Counter()
 
 
 class _Import:
@@ -182,7 +190,7 @@ class _Import:
                 self._decide_and_write(prepared, start, (end - start) / len(prepared), total)
                 rows += len(prepared)
                 start = end
-            self.writer.flush()
+            self.writer.finish()
             prepared = None
             self.seen.clear()  # before bulk_load rebuilds the indexes: that sort is the import's other big need
         self._count(rows)
