@@ -55,6 +55,11 @@ class Report:
 
 
 def verify(ledger: Ledger, expect_head: str | None = None, decisions: bool = False) -> Report:
+    with ledger.snapshot():  # the log, the leads and the counts as of one moment, whoever writes meanwhile
+        return _verify_or_report_damage(ledger, expect_head, decisions)
+
+
+def _verify_or_report_damage(ledger: Ledger, expect_head: str | None, decisions: bool) -> Report:
     report = Report()
     try:
         try:

@@ -285,6 +285,11 @@ class Ledger(ImportWrites, DecisionRecords, LeadQueries, TeamRecords, LogReads, 
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
 
+    def each_row(self, sql: str, params: Sequence[Any] = ()) -> Iterable[tuple]:
+        """A big read as tuples, row by row (the whole log for `verify`): SQLite's cursor steps
+        through the table as it is read."""
+        return self.conn.execute(sql, params)
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import queue
 import secrets
 import threading
@@ -124,6 +125,7 @@ class PostgresLedger(Ledger):
     def __init__(self, raw: psycopg.Connection, url: str):
         super().__init__(_Connection(raw), masked(url))  # `path` is what messages print
         self.url = url
+        self._cursor_names = itertools.count()
 
     @classmethod
     def open(cls, url: str, create: bool = True) -> "PostgresLedger | None":
@@ -232,6 +234,17 @@ class PostgresLedger(Ledger):
             if names is None:
                 names = [column.name for column in cursor.description]
             yield dict(zip(names, row))
+
+    def each_row(self, sql: str, params: Sequence[Any] = ()) -> Iterable[tuple]:
+        """Inside a transaction, from a cursor on the server, 10,000 rows a fetch: a client cursor
+        would hold the whole result first (3M events: 1.7 GB for `verify`), and unlike a stream
+        it leaves the connection free for other queries between fetches."""
+        if self.conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return super().each_row(sql, params)  # a server cursor lives only in a transaction
+        cursor = self.conn.raw.cursor(name=f"leadshare_rows_{next(self._cursor_names)}")
+        cursor.itersize = 10_000
+        cursor.execute(_dialect(sql), params or None)
+        return cursor
 
     def table_rows(self, table: str) -> tuple[list[str], Iterator[tuple]]:
         names = [column.name for column in self.conn.execute(f"SELECT * FROM {table} LIMIT 0").description]

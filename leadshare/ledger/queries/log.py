@@ -86,7 +86,7 @@ class LogReads:
         return self.scalar("SELECT max(seq) FROM events") or 0
 
     def iter_events(self) -> Iterator[tuple]:
-        return self.conn.execute("SELECT seq, at, actor, type, lead, agent, data, hash, login FROM events ORDER BY seq")
+        return self.each_row("SELECT seq, at, actor, type, lead, agent, data, hash, login FROM events ORDER BY seq")
 
     def event_count(self) -> int:
         return self.scalar("SELECT count(*) FROM events") or 0

@@ -27,7 +27,7 @@ class VerifyReads:
 
     def lead_rows(self, columns: Sequence[str]) -> Iterator[tuple]:
         """Every lead as a tuple of `columns` (names from the code, never from input), by id."""
-        return self.conn.execute(f"SELECT {', '.join(columns)} FROM leads ORDER BY id")
+        return self.each_row(f"SELECT {', '.join(columns)} FROM leads ORDER BY id")
 
     def assignment_counts(self) -> dict[tuple, int]:
         """The assignment_counts projection as {(assigned_at, agent, cands, rule, strategy, source,
@@ -55,7 +55,7 @@ class VerifyReads:
     def notes_with_events(self) -> Iterator[tuple]:
         """(note id, lead, seq, text, the data of the note event at seq or None, the lead's salt or
         None), by note id."""
-        return self.conn.execute(
+        return self.each_row(
             "SELECT n.id, n.lead, n.seq, n.text, e.data, l.salt FROM notes n "
             "LEFT JOIN events e ON e.seq = n.seq AND e.type = 'note' LEFT JOIN leads l ON l.id = n.lead ORDER BY n.id"
         )
