@@ -35,31 +35,36 @@ def load_team(path: str | os.PathLike) -> models.Team:
         with open(name, "rb") as f:
             raw = f.read()
     except OSError:
-        raw = None
-    if raw is not None:
-        key = _key(raw, name)
-        cached = _read(name, key)
-        if cached is not None:
-            return cached
-    from leadshare.config import load_team as validate
-
-    team = validate(name)  # raises with every problem by line; only a valid team is kept
-    if raw is not None and team.content_hash == hashlib.sha256(raw).hexdigest():  # not edited meanwhile
-        _write(name, key, team)
-    return team
+        return _validated_file(name)  # says why it cannot be read
+    return _cached_or_validated(raw, name, lambda: _validated_file(name))
 
 
 def team_from_text(text: str, name: str) -> models.Team:
     """Validated rules given as text (the rules a ledger holds), named `name` in messages and kept
     like a file's, so an agent reading them from the ledger does not validate them every run."""
-    key = _key(text.encode("utf-8"), name)
+
+    def validated() -> models.Team:
+        from leadshare.config import parse_team
+
+        return parse_team(text, name)
+
+    return _cached_or_validated(text.encode("utf-8"), name, validated)
+
+
+def _validated_file(name: str) -> models.Team:
+    from leadshare.config import load_team as validate  # pydantic, YAML, the calendars: only on a miss
+
+    return validate(name)
+
+
+def _cached_or_validated(raw: bytes, name: str, validate: Callable[[], models.Team]) -> models.Team:
+    key = _key(raw, name)
     cached = _read(name, key)
     if cached is not None:
         return cached
-    from leadshare.config import parse_team
-
-    team = parse_team(text, name)
-    _write(name, key, team)
+    team = validate()  # raises with every problem by line; only a valid team is kept
+    if team.content_hash == hashlib.sha256(raw).hexdigest():  # a file not edited meanwhile
+        _write(name, key, team)
     return team
 
 
@@ -122,20 +127,12 @@ def _read(name: str, key: bytes) -> models.Team | None:
 
 
 def _write(name: str, key: bytes, team: models.Team) -> None:
-    from dataclasses import replace
-
-    from leadshare import clock
-
-    # the holidays of the years a command run from this entry is likely to ask about, so that it
-    # needs no calendar package; any other year is still looked up when asked for
-    this_year = clock.now(team.timezone).year
-    team = replace(team, holiday_years=clock.holiday_years(team, range(this_year - 1, this_year + 2)))
     try:
         folder = cache_dir()
         os.makedirs(folder, mode=0o700, exist_ok=True)
         if not _trusted(os.stat(folder), stat.S_ISDIR):
             return  # an entry there would be ignored on reading: keep nothing
-        blob = _FORMAT + key + pickle.dumps(team, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = _FORMAT + key + pickle.dumps(_with_holidays_near(team), protocol=pickle.HIGHEST_PROTOCOL)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".rules-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -146,6 +143,17 @@ def _write(name: str, key: bytes, team: models.Team) -> None:
             raise
     except OSError:
         pass
+
+
+def _with_holidays_near(team: models.Team) -> models.Team:
+    """The team with the holidays of the years a command run from the cache is likely to ask
+    about, so it needs no calendar package; any other year is still looked up when asked for."""
+    from dataclasses import replace
+
+    from leadshare import clock
+
+    this_year = clock.now(team.timezone).year
+    return replace(team, holiday_years=clock.holiday_years(team, range(this_year - 1, this_year + 2)))
 
 
 def _trusted(st: os.stat_result, is_kind: Callable[[int], bool]) -> bool:
